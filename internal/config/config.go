@@ -1,0 +1,212 @@
+// Package config is the schema of ferry.yaml — the process settings that are
+// not in the store — with defaults, strict decoding (an unknown key is an
+// error with its line) and field-named validation. Only app and cli import
+// it; config types stop at app.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	// DataDir holds the store, host keys, TLS material and user files.
+	DataDir string `yaml:"data_dir"`
+	// Node names this server in logs and events (default: the host name).
+	Node  string `yaml:"node"`
+	Store Store  `yaml:"store"`
+	Log   Log    `yaml:"log"`
+	Users Users  `yaml:"users"`
+	// Services tunes how services run (not which: those are in the store).
+	Services Services `yaml:"services"`
+}
+
+// Store selects the database.
+type Store struct {
+	// DSN is a SQLite path (default <data_dir>/ferry.db) or a
+	// postgres:// URL.
+	DSN string `yaml:"dsn"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	File   string `yaml:"file"`   // default: standard error
+}
+
+// Users holds defaults for accounts.
+type Users struct {
+	// HomeRoot is where homes go when `user add` has no --home (default
+	// <data_dir>/files); a user's home is HomeRoot/NAME.
+	HomeRoot string `yaml:"home_root"`
+	// CreateHome creates a missing home directory at login (default true).
+	CreateHome *bool `yaml:"create_home"`
+	// PasswordCacheSize and PasswordCacheTTL bound the cache of recently
+	// verified passwords (defaults 1024 and 10m; size 0 keeps the default,
+	// -1 disables it).
+	PasswordCacheSize int      `yaml:"password_cache_size"`
+	PasswordCacheTTL  Duration `yaml:"password_cache_ttl"`
+}
+
+// Services tunes the service manager.
+type Services struct {
+	// PollInterval is how often the server looks for store changes made
+	// elsewhere (default 1s).
+	PollInterval Duration `yaml:"poll_interval"`
+	// ShutdownGrace is how long shutdown waits for transfers (default 30s).
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+}
+
+// Duration is a time.Duration written as "10s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: expected a duration like 10s or 5m", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (examples: 500ms, 10s, 5m)", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ErrInvalid marks configuration errors (exit code 2).
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load reads and validates a file. A missing file is an error.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly; it does not apply defaults.
+func Parse(r io.Reader) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks every field and names the first wrong one.
+func (c *Config) Validate() error {
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("%w: log.format %q: accepted values are text, json", ErrInvalid, c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log.level %q: accepted values are debug, info, warn, error", ErrInvalid, c.Log.Level)
+	}
+	if dsn := c.Store.DSN; dsn != "" && strings.Contains(dsn, "://") &&
+		!strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return fmt.Errorf("%w: store.dsn: accepted values are a SQLite file path or a postgres:// URL", ErrInvalid)
+	}
+	if c.Users.PasswordCacheSize < -1 {
+		return fmt.Errorf("%w: users.password_cache_size %d: must be -1 (off), 0 (default) or positive", ErrInvalid, c.Users.PasswordCacheSize)
+	}
+	if d := c.Services.PollInterval.D(); d != 0 && d < 100*time.Millisecond {
+		return fmt.Errorf("%w: services.poll_interval %s: must be at least 100ms", ErrInvalid, d)
+	}
+	return nil
+}
+
+// ApplyDefaults fills unset fields; dataDir (from flag or environment)
+// overrides the file's data_dir when not empty.
+func (c *Config) ApplyDefaults(dataDir string) error {
+	if dataDir != "" {
+		c.DataDir = dataDir
+	}
+	if c.DataDir == "" {
+		c.DataDir = "ferry-data"
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("%w: data_dir %q: %v", ErrInvalid, c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.Store.DSN == "" {
+		c.Store.DSN = filepath.Join(c.DataDir, "ferry.db")
+	}
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Users.HomeRoot == "" {
+		c.Users.HomeRoot = filepath.Join(c.DataDir, "files")
+	}
+	if !filepath.IsAbs(c.Users.HomeRoot) {
+		c.Users.HomeRoot = filepath.Join(c.DataDir, c.Users.HomeRoot)
+	}
+	if c.Users.CreateHome == nil {
+		t := true
+		c.Users.CreateHome = &t
+	}
+	if c.Users.PasswordCacheTTL == 0 {
+		c.Users.PasswordCacheTTL = Duration(10 * time.Minute)
+	}
+	if c.Services.PollInterval == 0 {
+		c.Services.PollInterval = Duration(time.Second)
+	}
+	if c.Services.ShutdownGrace == 0 {
+		c.Services.ShutdownGrace = Duration(30 * time.Second)
+	}
+	return nil
+}
+
+// Example is a commented ferry.yaml with every key, printed by
+// `ferry config example` and shown in docs/configuration.md.
+const Example = `# ferry.yaml — process settings. Accounts and services live in the store.
+data_dir: ./ferry-data        # or --data-dir / FERRY_DATA_DIR
+node: ""                      # default: host name
+store:
+  dsn: ""                     # default: <data_dir>/ferry.db; or postgres://user:pw@host/db
+log:
+  format: text                # text | json
+  level: info                 # debug | info | warn | error
+  file: ""                    # default: standard error
+users:
+  home_root: ""               # default: <data_dir>/files
+  create_home: true           # create a missing home at login
+  password_cache_size: 1024   # -1 disables the verified-password cache
+  password_cache_ttl: 10m
+services:
+  poll_interval: 1s           # how fast store changes (CLI, other nodes) apply
+  shutdown_grace: 30s         # how long shutdown waits for transfers
+`

@@ -1,0 +1,317 @@
+// Package servicemgr turns service definitions from the store into running
+// listeners and keeps them in line with the store while the server runs:
+// a service added, changed, disabled or removed is started, restarted or
+// stopped within a poll interval, without touching the others. It knows no
+// protocol: app registers one Factory per service kind.
+package servicemgr
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+)
+
+// Runner serves one service on a bound listener until ctx ends. Serve
+// returns nil after ctx ends; an error before means the service failed.
+type Runner interface {
+	Serve(ctx context.Context, ln net.Listener) error
+}
+
+// Factory builds a Runner for a definition, validating its options. An
+// error leaves the service in the failed state with that message.
+type Factory func(svc ferry.Service) (Runner, error)
+
+// Source lists the wanted services (the store).
+type Source interface {
+	ListServices(ctx context.Context) ([]*ferry.Service, error)
+}
+
+// Publisher receives service events.
+type Publisher interface {
+	Publish(ev ferry.Event)
+}
+
+// Options configure a Manager.
+type Options struct {
+	Source    Source
+	Factories map[ferry.ServiceKind]Factory
+	Events    Publisher
+	Logger    *slog.Logger
+	// Listen binds a service (default net.Listen("tcp", addr)).
+	Listen func(ctx context.Context, addr string) (net.Listener, error)
+	// Sessions counts a service's live sessions for Status (optional).
+	Sessions func(service string) int
+}
+
+// Manager runs services.
+type Manager struct {
+	opts    Options
+	log     *slog.Logger
+	mu      sync.Mutex
+	running map[string]*running
+	failed  map[string]failure
+}
+
+type running struct {
+	def    ferry.Service
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done closes when Serve failed
+}
+
+type failure struct {
+	def ferry.Service
+	err error
+}
+
+// State of a service as Status reports it.
+type State string
+
+// Service states.
+const (
+	StateRunning  State = "running"
+	StateFailed   State = "failed"
+	StateDisabled State = "disabled"
+	StateStopped  State = "stopped"
+)
+
+// Status is one service's state.
+type Status struct {
+	Service  ferry.Service
+	State    State
+	Address  string // bound address when running
+	Error    string
+	Sessions int
+}
+
+// New returns a Manager running nothing yet.
+func New(opts Options) (*Manager, error) {
+	if opts.Source == nil {
+		return nil, errors.New("servicemgr: Options.Source is required")
+	}
+	if opts.Listen == nil {
+		opts.Listen = func(ctx context.Context, addr string) (net.Listener, error) {
+			var lc net.ListenConfig
+			return lc.Listen(ctx, "tcp", addr)
+		}
+	}
+	return &Manager{
+		opts:    opts,
+		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
+		running: make(map[string]*running),
+		failed:  make(map[string]failure),
+	}, nil
+}
+
+// Reconcile starts, restarts and stops services to match the source.
+func (m *Manager) Reconcile(ctx context.Context) error {
+	defs, err := m.opts.Source.ListServices(ctx)
+	if err != nil {
+		return fmt.Errorf("servicemgr: list services: %w", err)
+	}
+	want := make(map[string]ferry.Service, len(defs))
+	for _, d := range defs {
+		if d.Enabled {
+			want[d.Name] = *d
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reap()
+	for name, r := range m.running {
+		if d, ok := want[name]; !ok || d.Version != r.def.Version {
+			m.stop(name, r)
+		}
+	}
+	for name, f := range m.failed {
+		if d, ok := want[name]; !ok || d.Version != f.def.Version {
+			delete(m.failed, name)
+		}
+	}
+	for _, name := range sortedKeys(want) {
+		if _, ok := m.running[name]; ok {
+			continue
+		}
+		if _, ok := m.failed[name]; ok {
+			continue // retried when its definition changes
+		}
+		m.start(ctx, want[name])
+	}
+	return nil
+}
+
+// reap moves services whose Serve returned on its own to failed.
+func (m *Manager) reap() {
+	for name, r := range m.running {
+		select {
+		case <-r.done:
+			delete(m.running, name)
+			m.failed[name] = failure{def: r.def, err: cmp.Or(r.err, errors.New("stopped unexpectedly"))}
+		default:
+		}
+	}
+}
+
+func (m *Manager) start(ctx context.Context, def ferry.Service) {
+	log := m.log.With(ferry.LogService, def.Name, "protocol", string(def.Kind))
+	fail := func(err error) {
+		log.Error("service failed", "err", err)
+		m.failed[def.Name] = failure{def: def, err: err}
+		m.publish(ferry.Event{Type: ferry.EventServiceFailed, Service: def.Name, Status: err.Error()})
+	}
+	factory, ok := m.opts.Factories[def.Kind]
+	if !ok {
+		fail(fmt.Errorf("protocol %q is not available in this build", def.Kind))
+		return
+	}
+	runner, err := factory(def)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ln, err := m.opts.Listen(ctx, def.Listen)
+	if err != nil {
+		fail(explainBind(def.Listen, err))
+		return
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &running{def: def, ln: ln, cancel: cancel, done: make(chan struct{})}
+	m.running[def.Name] = r
+	go func() {
+		defer close(r.done)
+		err := runner.Serve(sctx, ln)
+		ln.Close()
+		if sctx.Err() == nil {
+			r.err = cmp.Or(err, errors.New("stopped unexpectedly"))
+			log.Error("service stopped unexpectedly", "err", r.err)
+			m.publish(ferry.Event{Type: ferry.EventServiceFailed, Service: def.Name, Status: r.err.Error()})
+		}
+	}()
+	log.Info("service started", "address", ln.Addr().String())
+	m.publish(ferry.Event{Type: ferry.EventServiceStarted, Service: def.Name, Detail: ln.Addr().String(), Status: "ok"})
+}
+
+// stop cancels a service and waits for its Serve to return.
+func (m *Manager) stop(name string, r *running) {
+	r.cancel()
+	r.ln.Close()
+	<-r.done
+	delete(m.running, name)
+	m.log.Info("service stopped", ferry.LogService, name)
+	m.publish(ferry.Event{Type: ferry.EventServiceStopped, Service: name, Status: "ok"})
+}
+
+// explainBind turns a bind error into a sentence an operator can act on.
+func explainBind(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("listen on %s: address already in use (another program or service holds it)", addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("listen on %s: permission denied (ports below 1024 need root, CAP_NET_BIND_SERVICE or a higher port)", addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("listen on %s: address not available on this machine", addr)
+	}
+	return fmt.Errorf("listen on %s: %w", addr, err)
+}
+
+// Run reconciles now and then whenever changed reports a new value, every
+// interval, until ctx ends; then it stops every service.
+func (m *Manager) Run(ctx context.Context, interval time.Duration, changed func(context.Context) (int64, error)) {
+	var last int64 = -1
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		n, err := changed(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("cannot read store change counter", "err", err)
+		}
+		m.mu.Lock()
+		died := false
+		for _, r := range m.running {
+			select {
+			case <-r.done:
+				died = true
+			default:
+			}
+		}
+		m.mu.Unlock()
+		if err == nil && (n != last || died) {
+			if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("reconcile services", "err", err)
+			} else {
+				last = n
+			}
+		}
+		select {
+		case <-ctx.Done():
+			m.StopAll()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// StopAll stops every running service.
+func (m *Manager) StopAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, r := range m.running {
+		m.stop(name, r)
+	}
+}
+
+// Status reports every defined service, sorted by name.
+func (m *Manager) Status(ctx context.Context) ([]Status, error) {
+	defs, err := m.opts.Source.ListServices(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("servicemgr: list services: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reap()
+	out := make([]Status, 0, len(defs))
+	for _, d := range defs {
+		st := Status{Service: *d, State: StateStopped}
+		if r, ok := m.running[d.Name]; ok {
+			st.State, st.Address = StateRunning, r.ln.Addr().String()
+			if r.def.Version != d.Version {
+				st.Error = "definition changed; restarting"
+			}
+		} else if f, ok := m.failed[d.Name]; ok {
+			st.State, st.Error = StateFailed, f.err.Error()
+		} else if !d.Enabled {
+			st.State = StateDisabled
+		}
+		if m.opts.Sessions != nil {
+			st.Sessions = m.opts.Sessions(d.Name)
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.Service.Name, b.Service.Name) })
+	return out, nil
+}
+
+func (m *Manager) publish(ev ferry.Event) {
+	if m.opts.Events != nil {
+		m.opts.Events.Publish(ev)
+	}
+}
+
+func sortedKeys(m map[string]ferry.Service) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
