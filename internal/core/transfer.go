@@ -1,0 +1,367 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/storage"
+	"github.com/ferrymft/ferry/internal/vpath"
+)
+
+// chunk is how many bytes a transfer moves between progress updates and
+// cancellation checks. Each chunk still goes kernel-to-kernel
+// (sendfile/splice) when both ends allow it.
+const chunk = 4 << 20
+
+// Download is an open file being sent to a client. Use WriteTo (or CopyTo
+// for a range) so local files go to sockets with sendfile; Read works too.
+// Close publishes the download event with the bytes sent.
+type Download struct {
+	s     *Session
+	f     storage.File
+	vp    string
+	size  int64
+	mtime time.Time
+	t     *transfer
+	once  sync.Once
+}
+
+// OpenRead opens p for download from offset. Needs the download right.
+func (s *Session) OpenRead(ctx context.Context, p string, offset int64) (*Download, error) {
+	vp, name, err := s.check(ferry.PermDownload, p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.fs.OpenFile(ctx, name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("core: open %q: %w", vp, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = ferry.ErrIsDir
+	}
+	if err == nil && (offset < 0 || offset > fi.Size()) {
+		err = fmt.Errorf("offset %d outside file of %d bytes: %w", offset, fi.Size(), ferry.ErrInvalid)
+	}
+	if err == nil && offset > 0 {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("core: open %q: %w", vp, err)
+	}
+	t := &transfer{path: vp, dir: "download", size: fi.Size(), start: s.eng.now()}
+	s.xfer.Store(t)
+	return &Download{s: s, f: f, vp: vp, size: fi.Size(), mtime: fi.ModTime(), t: t}, nil
+}
+
+// Size is the file's size; ModTime its modification time.
+func (d *Download) Size() int64 { return d.size }
+
+// ModTime is the file's modification time when opened.
+func (d *Download) ModTime() time.Time { return d.mtime }
+
+// Read reads the next bytes.
+func (d *Download) Read(p []byte) (int, error) {
+	n, err := d.f.Read(p)
+	d.t.bytes.Add(int64(n))
+	return n, err
+}
+
+// ReadAt reads at an offset (SFTP); it counts the bytes as sent.
+func (d *Download) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.f.ReadAt(p, off)
+	d.t.bytes.Add(int64(n))
+	return n, err
+}
+
+// Seek moves the read offset.
+func (d *Download) Seek(off int64, whence int) (int64, error) { return d.f.Seek(off, whence) }
+
+// WriteTo sends the rest of the file to w.
+func (d *Download) WriteTo(w io.Writer) (int64, error) { return d.CopyTo(w, -1) }
+
+// CopyTo sends at most n bytes (all when n < 0) to w, in chunks so progress
+// shows and a kicked session stops.
+func (d *Download) CopyTo(w io.Writer, n int64) (int64, error) {
+	var total int64
+	for n < 0 || total < n {
+		if err := d.s.ctx.Err(); err != nil {
+			return total, fmt.Errorf("core: download %q: %w", d.vp, ferry.ErrClosed)
+		}
+		step := int64(chunk)
+		if n >= 0 && n-total < step {
+			step = n - total
+		}
+		// io.CopyN wraps the bare file in an io.LimitedReader, which
+		// net.TCPConn.ReadFrom still turns into sendfile.
+		m, err := io.CopyN(w, d.f, step)
+		total += m
+		d.t.bytes.Add(m)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Close closes the file and publishes the download event; failure (nil when
+// the transfer completed) is recorded as its status.
+func (d *Download) Close() error { return d.finish(nil) }
+
+// Fail closes the download recording why it did not complete.
+func (d *Download) Fail(cause error) error { return d.finish(cause) }
+
+func (d *Download) finish(cause error) error {
+	var err error
+	d.once.Do(func() {
+		err = d.f.Close()
+		d.s.xfer.CompareAndSwap(d.t, nil)
+		d.s.transferDone(ferry.EventDownload, d.t, cause)
+	})
+	return err
+}
+
+func (s *Session) transferDone(typ ferry.EventType, t *transfer, cause error) {
+	dur := s.eng.now().Sub(t.start)
+	ev := ferry.Event{Type: typ, Path: t.path, Size: t.bytes.Load(), Duration: dur, Status: "ok"}
+	if cause != nil {
+		ev.Status = cause.Error()
+	}
+	s.log.Info(string(typ), "path", t.path, "bytes", ev.Size, "duration", dur.Round(time.Millisecond), "status", ev.Status)
+	s.publish(ev)
+}
+
+// WriteOptions say how an upload starts.
+type WriteOptions struct {
+	// Offset > 0 resumes an interrupted upload: the bytes before Offset are
+	// kept (from the hidden partial, or the existing file) and writing
+	// continues there.
+	Offset int64
+	// Append writes at the end of the existing file, in place.
+	Append bool
+	// InPlace writes into the existing file without truncating it (SFTP
+	// open without O_TRUNC); the upload is not atomic.
+	InPlace bool
+}
+
+// Upload is a file being received. Write (or ReadFrom, which splices from a
+// socket) the bytes, then Commit to put the file in place, or Abort.
+type Upload struct {
+	s        *Session
+	f        storage.File
+	vp, name string // final virtual path and storage name
+	partial  string // storage name of the partial; "" when writing in place
+	t        *transfer
+	once     sync.Once
+}
+
+// partialName is the hidden name an atomic upload of name by user writes to,
+// in the same directory, so the final rename never crosses file systems.
+func partialName(user, name string) string {
+	sum := sha256.Sum256([]byte(user + "\x00" + name))
+	return path.Join(path.Dir(name), partialPrefix+hex.EncodeToString(sum[:8])+".part")
+}
+
+// OpenWrite opens p for upload. It needs the upload right, and overwrite
+// when p exists. By default the bytes go to a hidden partial that Commit
+// renames into place (see docs/uploads.md).
+func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upload, error) {
+	vp, name, err := s.check(ferry.PermUpload, p)
+	if err != nil {
+		return nil, err
+	}
+	if vpath.IsRoot(vp) {
+		return nil, fmt.Errorf("core: upload /: %w", ferry.ErrIsDir)
+	}
+	var existing int64 = -1
+	if fi, err := s.fs.Stat(ctx, name); err == nil {
+		if fi.IsDir() {
+			return nil, fmt.Errorf("core: upload %q: %w", vp, ferry.ErrIsDir)
+		}
+		if err := s.rules.Check(ferry.PermOverwrite, vp); err != nil {
+			return nil, err
+		}
+		existing = fi.Size()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("core: upload %q: %w", vp, err)
+	}
+	if o.Offset < 0 {
+		return nil, fmt.Errorf("core: upload %q: negative offset: %w", vp, ferry.ErrInvalid)
+	}
+	u := &Upload{s: s, vp: vp, name: name}
+	switch {
+	case o.Append:
+		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+	case o.InPlace:
+		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, 0o666)
+	case s.user.UploadMode == ferry.UploadDirect:
+		u.f, err = s.openDirect(ctx, name, o.Offset, existing)
+	default:
+		u.partial = partialName(s.user.Name, name)
+		u.f, err = s.openPartial(ctx, u.partial, name, o.Offset, existing)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("core: upload %q: %w", vp, err)
+	}
+	u.t = &transfer{path: vp, dir: "upload", size: -1, start: s.eng.now()}
+	u.t.bytes.Store(o.Offset)
+	s.xfer.Store(u.t)
+	return u, nil
+}
+
+func (s *Session) openDirect(ctx context.Context, name string, off, existing int64) (storage.File, error) {
+	if off > 0 && off > existing {
+		return nil, fmt.Errorf("resume offset %d beyond the %d bytes received: %w", off, max(existing, 0), ferry.ErrInvalid)
+	}
+	f, err := s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := truncSeek(f, off); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// openPartial opens the partial for a fresh upload (off == 0) or a resume.
+// A resume continues the partial when it holds at least off bytes, or else
+// starts a partial from the first off bytes of the existing file.
+func (s *Session) openPartial(ctx context.Context, partial, name string, off, existing int64) (storage.File, error) {
+	if off == 0 {
+		return s.fs.OpenFile(ctx, partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	}
+	if fi, err := s.fs.Stat(ctx, partial); err == nil && fi.Size() >= off {
+		f, err := s.fs.OpenFile(ctx, partial, os.O_WRONLY, 0o666)
+		if err != nil {
+			return nil, err
+		}
+		if err := truncSeek(f, off); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	if existing < off {
+		return nil, fmt.Errorf("resume offset %d beyond the %d bytes received: %w", off, max(existing, 0), ferry.ErrInvalid)
+	}
+	src, err := s.fs.OpenFile(ctx, name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	f, err := s.fs.OpenFile(ctx, partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(f, src, off); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func truncSeek(f storage.File, off int64) error {
+	if err := f.Truncate(off); err != nil {
+		return err
+	}
+	_, err := f.Seek(off, io.SeekStart)
+	return err
+}
+
+// Write appends bytes at the current offset.
+func (u *Upload) Write(p []byte) (int, error) {
+	if err := u.s.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+	}
+	n, err := u.f.Write(p)
+	u.t.bytes.Add(int64(n))
+	return n, err
+}
+
+// WriteAt writes at an offset (SFTP).
+func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
+	if err := u.s.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+	}
+	n, err := u.f.WriteAt(p, off)
+	u.t.bytes.Add(int64(n))
+	return n, err
+}
+
+// ReadFrom receives bytes from r until EOF, in chunks; from a socket into a
+// local file this splices.
+func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if err := u.s.ctx.Err(); err != nil {
+			return total, fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+		}
+		// f.ReadFrom(io.LimitReader(conn)) is what os.File splices.
+		m, err := io.Copy(u.f, io.LimitReader(r, chunk))
+		total += m
+		u.t.bytes.Add(m)
+		if err != nil {
+			return total, err
+		}
+		if m < chunk {
+			return total, nil
+		}
+	}
+}
+
+// Truncate sets the size of the file being written (SFTP setstat size).
+func (u *Upload) Truncate(size int64) error { return u.f.Truncate(size) }
+
+// Commit finishes the upload: the partial is renamed over the final name
+// and the upload event is published.
+func (u *Upload) Commit() error {
+	err := errors.New("upload already finished")
+	u.once.Do(func() {
+		err = u.f.Close()
+		if err == nil && u.partial != "" {
+			err = u.s.fs.Rename(u.s.ctx, u.partial, u.name)
+		}
+		if err != nil {
+			err = fmt.Errorf("core: upload %q: %w", u.vp, err)
+		}
+		u.end(err)
+	})
+	return err
+}
+
+// Abort ends an upload that did not complete. Nothing appears under the
+// final name; a partial holding bytes is kept so the client can resume.
+func (u *Upload) Abort(cause error) error {
+	if cause == nil {
+		cause = errors.New("aborted")
+	}
+	var err error
+	u.once.Do(func() {
+		err = u.f.Close()
+		if u.partial != "" && u.t.bytes.Load() == 0 {
+			_ = u.s.fs.Remove(context.WithoutCancel(u.s.ctx), u.partial)
+		}
+		u.end(cause)
+	})
+	return err
+}
+
+func (u *Upload) end(cause error) {
+	u.s.xfer.CompareAndSwap(u.t, nil)
+	u.s.transferDone(ferry.EventUpload, u.t, cause)
+}

@@ -1,0 +1,229 @@
+// Package ferrytest holds test helpers shared by every package's tests: an
+// engine over temporary homes with in-memory accounts, loopback listeners,
+// a logger that writes to the test log, and the cross-protocol scenario
+// suite each front end runs through its own client. Only tests import it.
+package ferrytest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ferrymft/ferry/internal/auth"
+	"github.com/ferrymft/ferry/internal/core"
+	"github.com/ferrymft/ferry/internal/events"
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/storage/local"
+)
+
+// Users is an in-memory core.UserSource.
+type Users struct {
+	mu     sync.RWMutex
+	users  map[string]*ferry.User
+	groups map[string]*ferry.Group
+}
+
+// GetUser returns a copy of the named user.
+func (u *Users) GetUser(_ context.Context, name string) (*ferry.User, error) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if x, ok := u.users[name]; ok {
+		c := *x
+		return &c, nil
+	}
+	return nil, fmt.Errorf("user %q: %w", name, ferry.ErrNotFound)
+}
+
+// GetGroup returns a copy of the named group.
+func (u *Users) GetGroup(_ context.Context, name string) (*ferry.Group, error) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if x, ok := u.groups[name]; ok {
+		c := *x
+		return &c, nil
+	}
+	return nil, fmt.Errorf("group %q: %w", name, ferry.ErrNotFound)
+}
+
+// Put adds or replaces a user.
+func (u *Users) Put(x *ferry.User) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.users[x.Name] = x
+}
+
+// PutGroup adds or replaces a group.
+func (u *Users) PutGroup(g *ferry.Group) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.groups[g.Name] = g
+}
+
+// Env is an engine on temporary directories with its accounts and events.
+type Env struct {
+	Engine *core.Engine
+	Users  *Users
+	Root   string // parent of every home
+	Events *Recorder
+}
+
+// Option changes a user built by User.
+type Option func(*ferry.User)
+
+// Perm adds a permission rule "PATH=PERMS".
+func Perm(rule string) Option {
+	return func(u *ferry.User) {
+		pp, err := ferry.ParsePathPerm(rule)
+		if err != nil {
+			panic(err)
+		}
+		u.Perms = append(u.Perms, pp)
+	}
+}
+
+// PublicKey authorizes an authorized_keys line.
+func PublicKey(line string) Option {
+	return func(u *ferry.User) { u.PublicKeys = append(u.PublicKeys, line) }
+}
+
+// Mode sets the upload mode.
+func Mode(m ferry.UploadMode) Option { return func(u *ferry.User) { u.UploadMode = m } }
+
+// Disabled marks the account disabled.
+func Disabled() Option { return func(u *ferry.User) { u.Status = ferry.StatusDisabled } }
+
+// UserSpec describes a user for NewEngine.
+type UserSpec struct {
+	Name, Password string
+	Opts           []Option
+}
+
+// User describes an account with a password ("" for key-only).
+func User(name, password string, opts ...Option) UserSpec {
+	return UserSpec{Name: name, Password: password, Opts: opts}
+}
+
+// hashCache avoids paying argon2id for the same test password repeatedly.
+var hashCache sync.Map
+
+func hashFor(t testing.TB, pw string) string {
+	if h, ok := hashCache.Load(pw); ok {
+		return h.(string)
+	}
+	h, err := auth.HashPassword(pw)
+	if err != nil {
+		t.Fatalf("hash password: %v", err)
+	}
+	hashCache.Store(pw, h)
+	return h
+}
+
+// NewEngine returns an engine whose users have homes under a temporary
+// directory (Root/NAME, created).
+func NewEngine(t testing.TB, users ...UserSpec) *Env {
+	t.Helper()
+	root := t.TempDir()
+	env := &Env{Users: &Users{users: map[string]*ferry.User{}, groups: map[string]*ferry.Group{}}, Root: root}
+	for _, spec := range users {
+		env.AddUser(t, spec)
+	}
+	bus := events.New(events.Options{})
+	env.Events = &Recorder{}
+	bus.Subscribe(context.Background(), "recorder", 10000, env.Events.record)
+	eng, err := core.New(core.Options{
+		Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}), Events: bus,
+		Logger: Logger(t), CreateHome: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eng.Shutdown()
+		bus.Close()
+	})
+	env.Engine = eng
+	return env
+}
+
+// AddUser adds an account with its home under Root.
+func (e *Env) AddUser(t testing.TB, spec UserSpec) *ferry.User {
+	t.Helper()
+	u := &ferry.User{Name: spec.Name, Home: filepath.Join(e.Root, spec.Name), Status: ferry.StatusActive}
+	if spec.Password != "" {
+		u.PasswordHash = hashFor(t, spec.Password)
+	}
+	for _, o := range spec.Opts {
+		o(u)
+	}
+	if err := os.MkdirAll(u.Home, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	e.Users.Put(u)
+	return u
+}
+
+// Home returns the on-disk path of name's home joined with rel.
+func (e *Env) Home(name string, rel ...string) string {
+	return filepath.Join(append([]string{e.Root, name}, rel...)...)
+}
+
+// WriteFile creates a file in a user's home (parents included).
+func (e *Env) WriteFile(t testing.TB, user, rel string, data []byte) {
+	t.Helper()
+	p := e.Home(user, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Recorder keeps every published event for assertions.
+type Recorder struct {
+	mu  sync.Mutex
+	evs []ferry.Event
+}
+
+func (r *Recorder) record(_ context.Context, ev ferry.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+}
+
+// Events returns the events recorded so far.
+func (r *Recorder) Events() []ferry.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ferry.Event(nil), r.evs...)
+}
+
+// Listen returns a TCP listener on 127.0.0.1:0, closed at cleanup.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// Logger returns a logger writing to the test log (debug level).
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	defer func() { _ = recover() }() // a log line after the test ended
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
