@@ -114,7 +114,7 @@ func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
 type serviceSource struct{ st *store.Store }
 
 func (s serviceSource) ListServices(ctx context.Context) ([]*ferry.Service, error) {
-	return s.st.ListServices(ctx, store.ListOptions{})
+	return s.st.ListServices(ctx, ferry.ListOptions{})
 }
 
 // Serve runs every enabled service and the control socket until ctx ends

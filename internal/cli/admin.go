@@ -115,7 +115,7 @@ func newAdminCmd(e *env) *cobra.Command {
 		Use: "list", Short: "List administrators", Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return e.withStore(c, func(st *store.Store) error {
-				as, err := st.ListAdmins(c.Context(), store.ListOptions{})
+				as, err := st.ListAdmins(c.Context(), ferry.ListOptions{})
 				if err != nil {
 					return err
 				}

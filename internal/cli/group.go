@@ -73,7 +73,7 @@ func newGroupCmd(e *env) *cobra.Command {
 		Use: "list", Short: "List groups", Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return e.withStore(c, func(st *store.Store) error {
-				gs, err := st.ListGroups(c.Context(), store.ListOptions{})
+				gs, err := st.ListGroups(c.Context(), ferry.ListOptions{})
 				if err != nil {
 					return err
 				}

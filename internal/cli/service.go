@@ -190,7 +190,7 @@ func newServiceList(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			defs, err := a.Store().ListServices(c.Context(), store.ListOptions{})
+			defs, err := a.Store().ListServices(c.Context(), ferry.ListOptions{})
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/ferry"
-	"github.com/ferrymft/ferry/internal/store"
 )
 
 // userFlags are the settings `user add` and `user set` share.
@@ -309,7 +308,7 @@ func newUserList(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			users, err := a.Store().ListUsers(c.Context(), store.ListOptions{})
+			users, err := a.Store().ListUsers(c.Context(), ferry.ListOptions{})
 			if err != nil {
 				return err
 			}

@@ -222,3 +222,13 @@ var (
 	ErrNotDir   = errors.New("not a directory")
 	ErrClosed   = errors.New("session closed")
 )
+
+// ListOptions page and filter a listing of named records, ordered by name.
+type ListOptions struct {
+	// Offset skips that many records.
+	Offset int
+	// Limit caps the records returned; 0 means no limit.
+	Limit int
+	// Prefix keeps names starting with it (case-sensitive).
+	Prefix string
+}

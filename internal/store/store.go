@@ -60,15 +60,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// ListOptions page and filter a listing ordered by name.
-type ListOptions struct {
-	// Offset skips that many records.
-	Offset int
-	// Limit caps the records returned; 0 means no limit.
-	Limit int
-	// Prefix keeps names starting with it (case-sensitive).
-	Prefix string
-}
+// ListOptions page and filter a listing ordered by name (the domain's
+// type, so consumers that declare their own store interfaces can name it).
+type ListOptions = ferry.ListOptions
 
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
