@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -84,7 +85,12 @@ func (c *pgConn) Prepare(query string) (driver.Stmt, error) {
 	return &pgStmt{conn: c, query: query}, nil
 }
 
-func (c *pgConn) Close() error { return c.conn.Close(context.Background()) }
+func (c *pgConn) Close() error {
+	// Close says goodbye to the server; do not wait long on a dead network.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.conn.Close(ctx)
+}
 
 func (c *pgConn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
@@ -110,7 +116,7 @@ func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx,
 	if err != nil {
 		return nil, err
 	}
-	return pgTx{tx: tx}, nil
+	return pgTx{ctx: ctx, tx: tx}, nil
 }
 
 func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -198,12 +204,16 @@ func namedValues(args []driver.Value) []driver.NamedValue {
 	return nv
 }
 
+// pgTx ends its transaction under the context that began it, as
+// database/sql expects: a cancelled context ends the transaction (pgx
+// closes the connection, which rolls it back).
 type pgTx struct {
-	tx pgx.Tx
+	ctx context.Context
+	tx  pgx.Tx
 }
 
-func (t pgTx) Commit() error   { return t.tx.Commit(context.Background()) }
-func (t pgTx) Rollback() error { return t.tx.Rollback(context.Background()) }
+func (t pgTx) Commit() error   { return t.tx.Commit(t.ctx) }
+func (t pgTx) Rollback() error { return t.tx.Rollback(t.ctx) }
 
 // pgResult is the affected row count; ids come back through RETURNING.
 type pgResult int64

@@ -101,7 +101,17 @@ func create[T any](ctx context.Context, s *Store, r *record[T], v *T) error {
 	return nil
 }
 
+// storable reports whether a record could be stored under name. Lookups
+// of other names answer "not found" without asking the database, which
+// PostgreSQL would refuse for text that is not UTF-8.
+func (r *record[T]) storable(name string) bool {
+	return ferry.ValidateName(r.kind, name) == nil
+}
+
 func get[T any](ctx context.Context, s *Store, r *record[T], name string) (*T, error) {
+	if !r.storable(name) {
+		return nil, r.notFound(name)
+	}
 	v, err := r.scan(s.db.QueryRowContext(ctx, r.selectSQL()+" WHERE name = $1", name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, r.notFound(name)
@@ -167,6 +177,9 @@ func prefixEnd(prefix string) (end string, ok bool) {
 func update[T any](ctx context.Context, s *Store, r *record[T], v *T) error {
 	m := r.meta(v)
 	name, want := *m.name, *m.version
+	if !r.storable(name) {
+		return r.notFound(name)
+	}
 	args, err := r.args(v)
 	if err != nil {
 		return r.fail(name, err)
@@ -208,6 +221,9 @@ func update[T any](ctx context.Context, s *Store, r *record[T], v *T) error {
 }
 
 func remove[T any](ctx context.Context, s *Store, r *record[T], name string) error {
+	if !r.storable(name) {
+		return r.notFound(name)
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM "+r.table+" WHERE name = $1", name)
 		if err != nil {

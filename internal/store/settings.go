@@ -15,6 +15,9 @@ import (
 // and the like), not configuration, which lives in the config file.
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
+	if key == "" || checkText("key", key) != nil {
+		return "", fmt.Errorf("store: setting %q: %w", key, ferry.ErrNotFound) // SetSetting refuses such keys
+	}
 	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("store: setting %q: %w", key, ferry.ErrNotFound)

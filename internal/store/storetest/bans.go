@@ -87,4 +87,6 @@ func testSettings(t *testing.T, s *store.Store) {
 		}
 	}
 	wantErr(t, "empty key", s.SetSetting(ctx, "", "x"), ferry.ErrInvalid)
+	_, err = s.GetSetting(ctx, "bad\xff")
+	wantErr(t, "get a key no setting can have", err, ferry.ErrNotFound)
 }

@@ -168,6 +168,13 @@ func testRecords[T any](t *testing.T, s *store.Store, o ops[T]) {
 		wantErr(t, "get", err, ferry.ErrNotFound, fmt.Sprintf(`%s "nobody": not found`, o.kind))
 		wantErr(t, "delete", o.del(ctx, "nobody"), ferry.ErrNotFound, `"nobody"`)
 		wantErr(t, "update", o.update(ctx, o.sample("nobody")), ferry.ErrNotFound, `"nobody"`)
+		// Names no record can have are simply not there, on every engine.
+		for _, name := range []string{"", "a b", "bad\xff", "nul\x00"} {
+			_, err := o.get(ctx, name)
+			wantErr(t, fmt.Sprintf("get %q", name), err, ferry.ErrNotFound)
+			wantErr(t, fmt.Sprintf("delete %q", name), o.del(ctx, name), ferry.ErrNotFound)
+			wantErr(t, fmt.Sprintf("update %q", name), o.update(ctx, o.sample(name)), ferry.ErrNotFound)
+		}
 	})
 
 	t.Run("update", func(t *testing.T) {
