@@ -405,3 +405,35 @@ func TestEventsPublished(t *testing.T) {
 		}
 	}
 }
+
+func TestPreHookGateRefuses(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("u", "pw"))
+	env.WriteFile(t, "u", "keep.txt", []byte("keep"))
+	env.Gate.Set(func(_ context.Context, ev ferry.Event) error {
+		if strings.HasSuffix(ev.Path, ".exe") || ev.Type == ferry.EventDelete {
+			return fmt.Errorf("scanner says no to %s of %s by %s", ev.Type, ev.Path, ev.User)
+		}
+		return nil
+	})
+	s := login(t, env, "u", "pw")
+	ctx := context.Background()
+	_, err := s.OpenWrite(ctx, "/virus.exe", core.WriteOptions{})
+	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "scanner says no to upload of /virus.exe by u") {
+		t.Fatalf("upload refused with %v", err)
+	}
+	if err := s.Remove(ctx, "/keep.txt"); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("delete refused with %v", err)
+	}
+	if _, err := os.Stat(env.Home("u", "keep.txt")); err != nil {
+		t.Fatal("refused delete removed the file")
+	}
+	if entries, _ := os.ReadDir(env.Home("u")); len(entries) != 1 {
+		t.Fatalf("refused upload left %d entries", len(entries))
+	}
+	up, err := s.OpenWrite(ctx, "/ok.txt", core.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Commit()
+}

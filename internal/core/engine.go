@@ -31,11 +31,20 @@ type Publisher interface {
 	Publish(ev ferry.Event)
 }
 
+// Gate is consulted before operations a pre-hook may refuse: upload,
+// download and delete. ev carries the session's user, protocol, remote
+// address and the virtual path. A non-nil error refuses the operation; its
+// text reaches the client.
+type Gate interface {
+	Allow(ctx context.Context, ev ferry.Event) error
+}
+
 // Options configure an Engine.
 type Options struct {
 	Users   UserSource     // required
 	Storage storage.Opener // required: opens a user's home
 	Events  Publisher      // optional
+	Gate    Gate           // optional: synchronous pre-hooks
 	Logger  *slog.Logger   // optional
 	// CreateHome creates a missing home directory at login (default true
 	// through app; false here means a missing home fails the login).
@@ -54,6 +63,7 @@ type Engine struct {
 	users   UserSource
 	storage storage.Opener
 	events  Publisher
+	gate    Gate
 	log     *slog.Logger
 	now     func() time.Time
 	create  bool
@@ -74,6 +84,7 @@ func New(opts Options) (*Engine, error) {
 		users:   opts.Users,
 		storage: opts.Storage,
 		events:  opts.Events,
+		gate:    opts.Gate,
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		now:     opts.Now,
 		create:  opts.CreateHome,

@@ -138,6 +138,9 @@ func (s *Session) Remove(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.allow(ctx, ferry.EventDelete, vp); err != nil {
+		return err
+	}
 	fi, err := s.fs.Lstat(ctx, name)
 	switch {
 	case err != nil:

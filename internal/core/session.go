@@ -117,6 +117,24 @@ func (s *Session) publish(ev ferry.Event) {
 	s.eng.publish(ev)
 }
 
+// allow asks the engine's gate (pre-hooks) whether typ on vp may proceed.
+// A refusal is classified as a permission error for the front ends.
+func (s *Session) allow(ctx context.Context, typ ferry.EventType, vp string) error {
+	if s.eng.gate == nil {
+		return nil
+	}
+	ev := ferry.Event{Type: typ, Path: vp, Time: s.eng.now()}
+	ev.Session, ev.User, ev.Protocol, ev.Remote, ev.Service = s.id, s.user.Name, s.proto, s.remote, s.service
+	if err := s.eng.gate.Allow(ctx, ev); err != nil {
+		s.log.Info(string(typ)+" refused by pre-hook", "path", vp, "err", err)
+		if errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", err, fs.ErrPermission)
+	}
+	return nil
+}
+
 // opDone logs and publishes the outcome of a file operation and returns err.
 func (s *Session) opDone(typ ferry.EventType, p, target string, err error) error {
 	ev := ferry.Event{Type: typ, Path: p, Target: target, Status: "ok"}

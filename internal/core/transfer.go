@@ -42,6 +42,9 @@ func (s *Session) OpenRead(ctx context.Context, p string, offset int64) (*Downlo
 	if err != nil {
 		return nil, err
 	}
+	if err := s.allow(ctx, ferry.EventDownload, vp); err != nil {
+		return nil, err
+	}
 	f, err := s.fs.OpenFile(ctx, name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("core: open %q: %w", vp, err)
@@ -201,6 +204,9 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 	}
 	if o.Offset < 0 {
 		return nil, fmt.Errorf("core: upload %q: negative offset: %w", vp, ferry.ErrInvalid)
+	}
+	if err := s.allow(ctx, ferry.EventUpload, vp); err != nil {
+		return nil, err
 	}
 	u := &Upload{s: s, vp: vp, name: name}
 	switch {

@@ -71,6 +71,33 @@ type Env struct {
 	Users  *Users
 	Root   string // parent of every home
 	Events *Recorder
+	// Gate is installed as the engine's pre-hook gate; Set a function to
+	// refuse operations in a test.
+	Gate *FuncGate
+}
+
+// FuncGate is a core.Gate whose decision a test can change.
+type FuncGate struct {
+	mu sync.RWMutex
+	fn func(context.Context, ferry.Event) error
+}
+
+// Set installs fn (nil allows everything).
+func (g *FuncGate) Set(fn func(context.Context, ferry.Event) error) {
+	g.mu.Lock()
+	g.fn = fn
+	g.mu.Unlock()
+}
+
+// Allow implements core.Gate.
+func (g *FuncGate) Allow(ctx context.Context, ev ferry.Event) error {
+	g.mu.RLock()
+	fn := g.fn
+	g.mu.RUnlock()
+	if fn == nil {
+		return nil
+	}
+	return fn(ctx, ev)
 }
 
 // Option changes a user built by User.
@@ -135,9 +162,10 @@ func NewEngine(t testing.TB, users ...UserSpec) *Env {
 	}
 	bus := events.New(events.Options{})
 	env.Events = &Recorder{}
+	env.Gate = &FuncGate{}
 	bus.Subscribe(context.Background(), "recorder", 10000, env.Events.record)
 	eng, err := core.New(core.Options{
-		Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}), Events: bus,
+		Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}), Events: bus, Gate: env.Gate,
 		Logger: Logger(t), CreateHome: true,
 	})
 	if err != nil {
