@@ -77,6 +77,13 @@ func Init(ctx context.Context, cfg *config.Config, opts InitOptions) (*InitResul
 		return nil, err
 	}
 	defer st.Close()
+	if !isPostgres(cfg.Store.DSN) {
+		// The store holds password hashes: owner only (SQLite gives its
+		// -wal and -shm files the database file's mode).
+		if err := os.Chmod(sqlitePath(cfg.Store.DSN), 0o600); err != nil {
+			return nil, fmt.Errorf("store %s: %w", cfg.Store.DSN, err)
+		}
+	}
 	if v, err := st.GetSetting(ctx, settingInitialized); err == nil && v != "" {
 		if opts.OnlyIfNew {
 			return nil, nil
