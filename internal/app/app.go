@@ -108,7 +108,9 @@ func ControlSocket(cfg *config.Config) string { return filepath.Join(cfg.DataDir
 // factories maps each service kind to its front end. A kind without a
 // front end in this build fails with a clear status.
 func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
-	return map[ferry.ServiceKind]servicemgr.Factory{}
+	m := map[ferry.ServiceKind]servicemgr.Factory{}
+	m[ferry.ServiceSFTP] = a.sftpFactory
+	return m
 }
 
 type serviceSource struct{ st *store.Store }
