@@ -87,6 +87,7 @@ type User struct {
 	Status       Status     `json:"status"`
 	ExpiresAt    time.Time  `json:"expires_at,omitzero"`
 	UploadMode   UploadMode `json:"upload_mode,omitempty"`
+	Policy       Policy     `json:"policy"`
 	Description  string     `json:"description,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
@@ -104,6 +105,7 @@ type Group struct {
 	ID          int64      `json:"id"`
 	Name        string     `json:"name"`
 	Perms       []PathPerm `json:"perms,omitempty"`
+	Policy      Policy     `json:"policy"`
 	Description string     `json:"description,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`

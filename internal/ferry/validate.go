@@ -26,6 +26,9 @@ func (u *User) Validate() error {
 	if err := validatePerms(u.Perms); err != nil {
 		return fmt.Errorf("user %q: %w", u.Name, err)
 	}
+	if err := u.Policy.Validate(); err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
+	}
 	for _, g := range u.Groups {
 		if err := ValidateName("group", g); err != nil {
 			return err
@@ -40,6 +43,9 @@ func (g *Group) Validate() error {
 		return err
 	}
 	if err := validatePerms(g.Perms); err != nil {
+		return fmt.Errorf("group %q: %w", g.Name, err)
+	}
+	if err := g.Policy.Validate(); err != nil {
 		return fmt.Errorf("group %q: %w", g.Name, err)
 	}
 	return nil

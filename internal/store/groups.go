@@ -10,7 +10,7 @@ import (
 var groupRecord = &record[ferry.Group]{
 	kind:  "group",
 	table: "groups",
-	cols:  []string{"perms", "description"},
+	cols:  []string{"perms", "description", "policy"},
 	meta: func(g *ferry.Group) meta {
 		return meta{id: &g.ID, name: &g.Name, created: &g.CreatedAt, updated: &g.UpdatedAt, version: &g.Version}
 	},
@@ -22,10 +22,14 @@ var groupRecord = &record[ferry.Group]{
 		if err != nil {
 			return nil, err
 		}
-		return []any{perms, g.Description}, nil
+		policy, err := policyArg(&g.Policy)
+		if err != nil {
+			return nil, err
+		}
+		return []any{perms, g.Description, policy}, nil
 	},
 	dests: func(g *ferry.Group) []any {
-		return []any{jsonCol{&g.Perms}, &g.Description}
+		return []any{jsonCol{&g.Perms}, &g.Description, jsonCol{&g.Policy}}
 	},
 }
 

@@ -11,7 +11,7 @@ var userRecord = &record[ferry.User]{
 	kind:  "user",
 	table: "users",
 	cols: []string{"password_hash", "public_keys", "home", "group_names", "perms",
-		"status", "expires_at", "upload_mode", "description"},
+		"status", "expires_at", "upload_mode", "description", "policy"},
 	meta: func(u *ferry.User) meta {
 		return meta{id: &u.ID, name: &u.Name, created: &u.CreatedAt, updated: &u.UpdatedAt, version: &u.Version}
 	},
@@ -45,12 +45,16 @@ var userRecord = &record[ferry.User]{
 		if err != nil {
 			return nil, err
 		}
+		policy, err := policyArg(&u.Policy)
+		if err != nil {
+			return nil, err
+		}
 		return []any{u.PasswordHash, keys, u.Home, groups, perms,
-			string(u.Status), expires, string(u.UploadMode), u.Description}, nil
+			string(u.Status), expires, string(u.UploadMode), u.Description, policy}, nil
 	},
 	dests: func(u *ferry.User) []any {
 		return []any{&u.PasswordHash, jsonCol{&u.PublicKeys}, &u.Home, jsonCol{&u.Groups}, jsonCol{&u.Perms},
-			&u.Status, timeCol{&u.ExpiresAt}, &u.UploadMode, &u.Description}
+			&u.Status, timeCol{&u.ExpiresAt}, &u.UploadMode, &u.Description, jsonCol{&u.Policy}}
 	},
 }
 

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ChangeCounter", testChangeCounter},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Policy", testPolicy},
+		{"Usage", testUsage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,276 @@
+package ferry
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy holds the settings a user has and a group gives. A nil pointer or
+// an empty list is "not set here": the user's own value wins, then each of
+// its groups in order, then the group named DefaultGroup. Deny lists (deny
+// CIDRs, deny and hide patterns) are the exception: they add up.
+type Policy struct {
+	QuotaBytes    *int64 `json:"quota_bytes,omitempty"` // 0: unlimited
+	QuotaFiles    *int64 `json:"quota_files,omitempty"`
+	MaxSessions   *int   `json:"max_sessions,omitempty"`   // per user; 0: unlimited
+	MaxFileSize   *int64 `json:"max_file_size,omitempty"`  // per upload, bytes
+	BandwidthUp   *int64 `json:"bandwidth_up,omitempty"`   // bytes/s, shared by the user's sessions
+	BandwidthDown *int64 `json:"bandwidth_down,omitempty"` // bytes/s
+
+	AllowCIDRs   []string   `json:"allow_cidrs,omitempty"`
+	DenyCIDRs    []string   `json:"deny_cidrs,omitempty"`
+	Protocols    []Protocol `json:"protocols,omitempty"`
+	LoginMethods []string   `json:"login_methods,omitempty"`
+	Hours        string     `json:"hours,omitempty"` // "mon-fri 08:00-18:00"
+	RequireTLS   *bool      `json:"require_tls,omitempty"`
+
+	KeepAllFiles      *bool    `json:"keep_all_files,omitempty"`
+	DenyPatterns      []string `json:"deny_patterns,omitempty"`
+	HidePatterns      []string `json:"hide_patterns,omitempty"`
+	DotFiles          string   `json:"dotfiles,omitempty"` // allow, protect, hide
+	AllowedExtensions []string `json:"allowed_extensions,omitempty"`
+}
+
+// DefaultGroup is the group every user is in, after its own groups.
+const DefaultGroup = "default"
+
+// Login methods a policy may allow.
+const (
+	MethodPassword  = "password"
+	MethodPublicKey = "publickey"
+	MethodTLSCert   = "tls-cert"
+)
+
+// Dot-file handling.
+const (
+	DotFilesAllow   = "allow"
+	DotFilesProtect = "protect" // no write, delete or rename of dot names
+	DotFilesHide    = "hide"    // protect, and no read; hidden from listings
+)
+
+// Merge returns the effective policy: p's values, then each fallback's in
+// order for what is still unset. Deny lists add up.
+func Merge(p Policy, fallbacks ...Policy) Policy {
+	out := p
+	for _, f := range fallbacks {
+		out.QuotaBytes = orPtr(out.QuotaBytes, f.QuotaBytes)
+		out.QuotaFiles = orPtr(out.QuotaFiles, f.QuotaFiles)
+		out.MaxSessions = orPtr(out.MaxSessions, f.MaxSessions)
+		out.MaxFileSize = orPtr(out.MaxFileSize, f.MaxFileSize)
+		out.BandwidthUp = orPtr(out.BandwidthUp, f.BandwidthUp)
+		out.BandwidthDown = orPtr(out.BandwidthDown, f.BandwidthDown)
+		out.RequireTLS = orPtr(out.RequireTLS, f.RequireTLS)
+		out.KeepAllFiles = orPtr(out.KeepAllFiles, f.KeepAllFiles)
+		out.AllowCIDRs = orList(out.AllowCIDRs, f.AllowCIDRs)
+		out.Protocols = orList(out.Protocols, f.Protocols)
+		out.LoginMethods = orList(out.LoginMethods, f.LoginMethods)
+		out.AllowedExtensions = orList(out.AllowedExtensions, f.AllowedExtensions)
+		if out.Hours == "" {
+			out.Hours = f.Hours
+		}
+		if out.DotFiles == "" {
+			out.DotFiles = f.DotFiles
+		}
+		out.DenyCIDRs = union(out.DenyCIDRs, f.DenyCIDRs)
+		out.DenyPatterns = union(out.DenyPatterns, f.DenyPatterns)
+		out.HidePatterns = union(out.HidePatterns, f.HidePatterns)
+	}
+	return out
+}
+
+func orPtr[T any](a, b *T) *T {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func orList[T any](a, b []T) []T {
+	if len(a) > 0 {
+		return a
+	}
+	return b
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Int64 returns *p, or 0 when unset.
+func Int64(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// Bool returns *p, or false when unset.
+func Bool(p *bool) bool { return p != nil && *p }
+
+// Validate checks every set field and names the wrong one.
+func (p *Policy) Validate() error {
+	for name, v := range map[string]*int64{"quota_bytes": p.QuotaBytes, "quota_files": p.QuotaFiles,
+		"max_file_size": p.MaxFileSize, "bandwidth_up": p.BandwidthUp, "bandwidth_down": p.BandwidthDown} {
+		if v != nil && *v < 0 {
+			return fmt.Errorf("%w: %s %d: must be 0 (unlimited) or more", ErrInvalid, name, *v)
+		}
+	}
+	if p.MaxSessions != nil && *p.MaxSessions < 0 {
+		return fmt.Errorf("%w: max_sessions %d: must be 0 (unlimited) or more", ErrInvalid, *p.MaxSessions)
+	}
+	for _, c := range append(slices.Clone(p.AllowCIDRs), p.DenyCIDRs...) {
+		if _, err := ParseCIDR(c); err != nil {
+			return err
+		}
+	}
+	for _, pr := range p.Protocols {
+		switch pr {
+		case FTP, SFTP, SCP, WebDAV, HTTP:
+		default:
+			return fmt.Errorf("%w: protocol %q: accepted values are ftp, sftp, scp, webdav, http", ErrInvalid, pr)
+		}
+	}
+	for _, m := range p.LoginMethods {
+		switch m {
+		case MethodPassword, MethodPublicKey, MethodTLSCert:
+		default:
+			return fmt.Errorf("%w: login method %q: accepted values are password, publickey, tls-cert", ErrInvalid, m)
+		}
+	}
+	if _, err := ParseHours(p.Hours); err != nil {
+		return err
+	}
+	for _, pat := range append(slices.Clone(p.DenyPatterns), p.HidePatterns...) {
+		if _, err := path.Match(pat, ""); err != nil || pat == "" || strings.Contains(pat, "/") {
+			return fmt.Errorf("%w: name pattern %q: expected a glob on names like *.exe or .* (no /)", ErrInvalid, pat)
+		}
+	}
+	switch p.DotFiles {
+	case "", DotFilesAllow, DotFilesProtect, DotFilesHide:
+	default:
+		return fmt.Errorf("%w: dotfiles %q: accepted values are allow, protect, hide", ErrInvalid, p.DotFiles)
+	}
+	for _, e := range p.AllowedExtensions {
+		if e == "" || strings.ContainsAny(e, "/*?[") {
+			return fmt.Errorf("%w: allowed extension %q: expected a suffix like .csv", ErrInvalid, e)
+		}
+	}
+	return nil
+}
+
+// ParseCIDR accepts a CIDR or a bare address (a single host).
+func ParseCIDR(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%w: CIDR %q: expected an address or network like 192.0.2.0/24 or 2001:db8::/32", ErrInvalid, s)
+}
+
+// Window is one time window of an hours rule.
+type Window struct {
+	Days       [7]bool // indexed by time.Weekday
+	From, Till int     // minutes since midnight; Till > From, or Till < From across midnight
+}
+
+// Hours is a parsed hours rule; empty means always.
+type Hours []Window
+
+var dayNames = map[string]time.Weekday{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+
+// ParseHours parses "mon-fri 08:00-18:00, sat 09:00-12:00". Each window is
+// days (a day, a range, or a comma-free list joined with '+') and a time
+// range in the server's local time; "*" means every day.
+func ParseHours(s string) (Hours, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	bad := func(part, why string) error {
+		return fmt.Errorf("%w: hours %q: %q %s (example: mon-fri 08:00-18:00, sat 09:00-12:00)", ErrInvalid, s, part, why)
+	}
+	var hs Hours
+	for _, part := range strings.Split(s, ",") {
+		fields := strings.Fields(part)
+		if len(fields) != 2 {
+			return nil, bad(strings.TrimSpace(part), "must be DAYS HH:MM-HH:MM")
+		}
+		var w Window
+		for _, d := range strings.Split(strings.ToLower(fields[0]), "+") {
+			if d == "*" {
+				w.Days = [7]bool{true, true, true, true, true, true, true}
+				continue
+			}
+			from, to, isRange := strings.Cut(d, "-")
+			a, ok1 := dayNames[from]
+			b, ok2 := dayNames[to]
+			if !isRange {
+				b, ok2 = a, ok1
+			}
+			if !ok1 || !ok2 {
+				return nil, bad(d, "is not a day or day range (mon tue wed thu fri sat sun)")
+			}
+			for i := a; ; i = (i + 1) % 7 {
+				w.Days[i] = true
+				if i == b {
+					break
+				}
+			}
+		}
+		from, till, ok := strings.Cut(fields[1], "-")
+		f, err1 := parseClock(from)
+		t, err2 := parseClock(till)
+		if !ok || err1 != nil || err2 != nil || f == t {
+			return nil, bad(fields[1], "is not a time range HH:MM-HH:MM")
+		}
+		w.From, w.Till = f, t
+		hs = append(hs, w)
+	}
+	return hs, nil
+}
+
+func parseClock(s string) (int, error) {
+	h, m, ok := strings.Cut(s, ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || hh == 24 && mm != 0 {
+		return 0, fmt.Errorf("bad clock %q", s)
+	}
+	return hh*60 + mm, nil
+}
+
+// Allows reports whether t falls in one of the windows (always when empty).
+func (hs Hours) Allows(t time.Time) bool {
+	if len(hs) == 0 {
+		return true
+	}
+	mins := t.Hour()*60 + t.Minute()
+	for _, w := range hs {
+		if w.From < w.Till {
+			if w.Days[t.Weekday()] && mins >= w.From && mins < w.Till {
+				return true
+			}
+			continue
+		}
+		// Across midnight: the evening part on the listed day, the morning
+		// part on the day after.
+		yesterday := (t.Weekday() + 6) % 7
+		if w.Days[t.Weekday()] && mins >= w.From || w.Days[yesterday] && mins < w.Till {
+			return true
+		}
+	}
+	return false
+}
