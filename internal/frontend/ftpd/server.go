@@ -1,0 +1,238 @@
+// Package ftpd is Ferry's FTP and FTPS front end: control sessions, data
+// connections (passive and active, with bounce and hijack protection),
+// explicit and implicit TLS with data-channel session reuse, and the
+// commands of RFC 959, 2228, 2389, 2428, 3659, 4217 and 7151. It parses the
+// wire with internal/ftpwire, calls core.Session for every file operation
+// and decision, and maps errors in errors.go. Only app imports it.
+package ftpd
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/core"
+)
+
+// TLSMode is a service's TLS policy.
+type TLSMode int
+
+// TLS modes.
+const (
+	TLSOff         TLSMode = iota // plain FTP only; AUTH is refused
+	TLSExplicit                   // AUTH TLS offered, not required
+	TLSRequired                   // AUTH TLS before USER; PROT P before transfers
+	TLSImplicit                   // TLS from the first byte (port 990 style); PROT P required
+	TLSControlOnly                // AUTH TLS before USER; PROT C allowed
+)
+
+// ParseTLSMode accepts off, explicit, required, implicit or control-only.
+func ParseTLSMode(s string) (TLSMode, error) {
+	switch s {
+	case "off":
+		return TLSOff, nil
+	case "", "explicit":
+		return TLSExplicit, nil
+	case "required":
+		return TLSRequired, nil
+	case "implicit":
+		return TLSImplicit, nil
+	case "control-only":
+		return TLSControlOnly, nil
+	}
+	return 0, fmt.Errorf("tls %q: accepted values are off, explicit, required, implicit, control-only", s)
+}
+
+// Options configure a Server. Zero values are safe defaults.
+type Options struct {
+	Engine  *core.Engine // required
+	Service string       // the service's name, for sessions and limits
+	Logger  *slog.Logger
+
+	// TLS is the certificate configuration; required unless TLSMode is
+	// TLSOff.
+	TLS     *tls.Config
+	TLSMode TLSMode
+	// NoSessionReuse turns off the check that a protected data connection
+	// resumes the control connection's TLS session (vsftpd's
+	// require_ssl_reuse, on by default).
+	NoSessionReuse bool
+
+	// PassivePorts is the range PASV/EPSV listen in; zero is any port.
+	PassiveLow, PassiveHigh int
+	// PublicHost is what PASV announces: an IP, or a host name resolved
+	// at each PASV. Empty is the address the client dialled.
+	PublicHost string
+	// Per-network announced addresses: a client whose address is inside
+	// Prefix gets Host (e.g. the LAN address for LAN clients).
+	PublicHostFor []NetHost
+	// DisableActive refuses PORT and EPRT.
+	DisableActive bool
+	// AllowForeignActive lets PORT/EPRT name another address than the
+	// client's (FXP); AllowForeignPassive accepts passive data
+	// connections from another address. Both are off: bounce and
+	// hijack protection.
+	AllowForeignActive, AllowForeignPassive bool
+	// ActivePort20 makes active data connections come from port 20 (needs
+	// the privilege to bind it).
+	ActivePort20 bool
+
+	// IdleTimeout closes a session idle that long (default 15 min);
+	// LoginTimeout one not logged in that long after connecting (default
+	// 1 min); DataTimeout bounds waiting for a data connection and each
+	// read or write on it (default 1 min).
+	IdleTimeout, LoginTimeout, DataTimeout time.Duration
+	// MaxConns and MaxConnsPerIP limit control connections (0: no limit).
+	MaxConns, MaxConnsPerIP int
+	// Banner is the 220 greeting text (may hold several lines).
+	Banner string
+	// IgnoreASCII transfers TYPE A as binary (mainframe-friendly servers
+	// turn conversion off for speed and exactness).
+	IgnoreASCII bool
+	// FailDelay is how long a failed login waits before its 530 (default
+	// 500 ms).
+	FailDelay time.Duration
+	// AllowSiteSymlink enables SITE SYMLINK (the symlink right is still
+	// checked by core).
+	AllowSiteSymlink bool
+}
+
+// NetHost maps a client network to the address PASV announces to it.
+type NetHost struct {
+	Prefix netip.Prefix
+	Host   string
+}
+
+// Server serves FTP on listeners.
+type Server struct {
+	opts Options
+	eng  *core.Engine
+	log  *slog.Logger
+	// ticket wraps and unwraps TLS session tickets so a data connection
+	// can prove it resumed its own control connection's session.
+	ticket *tls.Config
+
+	mu    sync.Mutex
+	total int
+	perIP map[netip.Addr]int
+	conns map[*conn]struct{}
+}
+
+// New returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("ftpd: Options.Engine is required")
+	}
+	if opts.TLSMode != TLSOff && opts.TLS == nil {
+		return nil, errors.New("ftpd: a TLS mode other than off needs Options.TLS")
+	}
+	if opts.PassiveLow < 0 || opts.PassiveHigh > 65535 || opts.PassiveLow > opts.PassiveHigh {
+		return nil, fmt.Errorf("ftpd: passive port range %d-%d is invalid", opts.PassiveLow, opts.PassiveHigh)
+	}
+	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, 15*time.Minute)
+	opts.LoginTimeout = cmp.Or(opts.LoginTimeout, time.Minute)
+	opts.DataTimeout = cmp.Or(opts.DataTimeout, time.Minute)
+	opts.FailDelay = cmp.Or(opts.FailDelay, 500*time.Millisecond)
+	if opts.FailDelay < 0 {
+		opts.FailDelay = 0
+	}
+	s := &Server{
+		opts:  opts,
+		eng:   opts.Engine,
+		log:   cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)).With("proto", "ftp", "service", opts.Service),
+		perIP: map[netip.Addr]int{},
+		conns: map[*conn]struct{}{},
+	}
+	if opts.TLS != nil {
+		s.ticket = opts.TLS.Clone()
+	}
+	return s, nil
+}
+
+// Serve accepts control connections on ln until ctx ends, then closes the
+// listener and every session and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var err error
+	for {
+		var nc net.Conn
+		nc, err = ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = nil
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(ctx, nc)
+		}()
+	}
+	cancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.closeAll()
+	}
+	s.mu.Unlock()
+	wg.Wait()
+	return err
+}
+
+// admit counts a new control connection; it returns the 421 text when a
+// limit refuses it.
+func (s *Server) admit(c *conn) (ok bool, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ip := c.remote.Addr()
+	if s.opts.MaxConns > 0 && s.total >= s.opts.MaxConns {
+		return false, fmt.Sprintf("Too many connections (%d), try again later.", s.opts.MaxConns)
+	}
+	if s.opts.MaxConnsPerIP > 0 && s.perIP[ip] >= s.opts.MaxConnsPerIP {
+		return false, fmt.Sprintf("Too many connections from your address (%d), try again later.", s.opts.MaxConnsPerIP)
+	}
+	s.total++
+	s.perIP[ip]++
+	s.conns[c] = struct{}{}
+	return true, ""
+}
+
+func (s *Server) release(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	s.total--
+	ip := c.remote.Addr()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
