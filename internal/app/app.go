@@ -110,6 +110,7 @@ func ControlSocket(cfg *config.Config) string { return filepath.Join(cfg.DataDir
 func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
 	m := map[ferry.ServiceKind]servicemgr.Factory{}
 	m[ferry.ServiceSFTP] = a.sftpFactory
+	m[ferry.ServiceFTP] = a.ftpFactory
 	return m
 }
 

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/frontend/ftpd"
+	"github.com/ferrymft/ferry/internal/servicemgr"
+)
+
+// ftpOptionKeys are the option keys an ftp service accepts (docs/ftp.md).
+var ftpOptionKeys = []string{
+	"active", "active_ip_check", "active_port20", "banner", "cert", "data_timeout", "idle_timeout",
+	"ignore_ascii", "key", "login_timeout", "max_connections", "max_connections_per_ip",
+	"passive_ip_check", "passive_ports", "public_host", "public_host_for", "session_reuse",
+	"site_symlink", "tls",
+}
+
+// ftpFactory builds an FTP/FTPS service from its definition.
+func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
+	for k := range svc.Options {
+		if !slices.Contains(ftpOptionKeys, k) {
+			return nil, fmt.Errorf("option %q: unknown for an ftp service; accepted keys are %s",
+				k, strings.Join(ftpOptionKeys, ", "))
+		}
+	}
+	o := svc.Options
+	opts := ftpd.Options{Engine: a.eng, Service: svc.Name, Logger: a.log.With(ferry.LogService, svc.Name),
+		Banner: o["banner"], PublicHost: o["public_host"]}
+	var err error
+	if opts.TLSMode, err = ftpd.ParseTLSMode(o["tls"]); err != nil {
+		return nil, fmt.Errorf("option %w", err)
+	}
+	if opts.TLSMode != ftpd.TLSOff {
+		cert, key := o["cert"], o["key"]
+		if cert == "" {
+			cert = filepath.Join(a.cfg.DataDir, "tls", "cert.pem")
+		}
+		if key == "" {
+			key = filepath.Join(a.cfg.DataDir, "tls", "key.pem")
+		}
+		if opts.TLS, err = a.certs.Config(cert, key); err != nil {
+			return nil, err
+		}
+	}
+	switch v := o["session_reuse"]; v {
+	case "", "required":
+	case "off":
+		opts.NoSessionReuse = true
+	default:
+		return nil, fmt.Errorf("option session_reuse: %q: accepted values are required, off", v)
+	}
+	if v := o["passive_ports"]; v != "" {
+		lo, hi, ok := strings.Cut(v, "-")
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if !ok || err1 != nil || err2 != nil || l < 1024 || h > 65535 || l > h {
+			return nil, fmt.Errorf("option passive_ports: %q: accepted values are LOW-HIGH within 1024-65535, e.g. 50000-50100", v)
+		}
+		opts.PassiveLow, opts.PassiveHigh = l, h
+	}
+	if v := o["public_host_for"]; v != "" {
+		for _, item := range splitList(v) {
+			cidr, host, ok := strings.Cut(item, "=")
+			p, err := netip.ParsePrefix(cidr)
+			if !ok || err != nil || host == "" {
+				return nil, fmt.Errorf("option public_host_for: %q: accepted values are CIDR=HOST pairs separated by commas, e.g. 10.0.0.0/8=10.0.0.5", item)
+			}
+			opts.PublicHostFor = append(opts.PublicHostFor, ftpd.NetHost{Prefix: p.Masked(), Host: host})
+		}
+	}
+	bools := []struct {
+		key  string
+		dst  *bool
+		want bool // the option value that sets dst
+	}{
+		{"active", &opts.DisableActive, false},
+		{"active_ip_check", &opts.AllowForeignActive, false},
+		{"passive_ip_check", &opts.AllowForeignPassive, false},
+		{"active_port20", &opts.ActivePort20, true},
+		{"ignore_ascii", &opts.IgnoreASCII, true},
+		{"site_symlink", &opts.AllowSiteSymlink, true},
+	}
+	for _, b := range bools {
+		v, ok := o[b.key]
+		if !ok || v == "" {
+			continue
+		}
+		on, err := parseOnOff(v)
+		if err != nil {
+			return nil, fmt.Errorf("option %s: %q: accepted values are on, off", b.key, v)
+		}
+		*b.dst = on == b.want
+	}
+	if opts.MaxConns, err = intOption(o, "max_connections", 1, 1000000); err != nil {
+		return nil, err
+	}
+	if opts.MaxConnsPerIP, err = intOption(o, "max_connections_per_ip", 1, 1000000); err != nil {
+		return nil, err
+	}
+	for key, dst := range map[string]*time.Duration{"idle_timeout": &opts.IdleTimeout,
+		"login_timeout": &opts.LoginTimeout, "data_timeout": &opts.DataTimeout} {
+		if *dst, err = durationOption(o, key); err != nil {
+			return nil, err
+		}
+	}
+	return ftpd.New(opts)
+}
+
+func parseOnOff(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "yes", "true", "1":
+		return true, nil
+	case "off", "no", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not on or off", v)
+}
