@@ -98,7 +98,9 @@ func (c *conn) dispatch(cmd ftpwire.Command) bool {
 		c.reply(530, "Please login with USER and PASS.")
 		return true
 	}
-	if cmd.Verb != "REST" && cmd.Verb != "RNFR" {
+	switch cmd.Verb {
+	case "RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD", "HASH":
+		// REST applies to the next transfer command only.
 		defer func() { c.rest = 0 }()
 	}
 	if cmd.Verb != "RNTO" && cmd.Verb != "RNFR" {
