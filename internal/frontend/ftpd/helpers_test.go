@@ -114,7 +114,7 @@ func dialGo(t testing.TB, addr, user, pass string, tlsCfg *tls.Config) (*goClien
 }
 
 func (g *goClient) Upload(p string, data []byte) error { return g.c.Stor(p, bytes.NewReader(data)) }
-func (g *goClient) Download(p string) ([]byte, error) { return g.DownloadFrom(p, 0) }
+func (g *goClient) Download(p string) ([]byte, error)  { return g.DownloadFrom(p, 0) }
 func (g *goClient) DownloadFrom(p string, off int64) ([]byte, error) {
 	r, err := g.c.RetrFrom(p, uint64(off))
 	if err != nil {

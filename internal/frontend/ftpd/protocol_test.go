@@ -153,9 +153,9 @@ func TestBadDataAddresses(t *testing.T) {
 	}{
 		{"PORT 1,2,3", 501},
 		{"PORT 127,0,0,1,300,1", 501},
-		{"PORT 127,0,0,2,200,1", 501},  // another host: bounce
-		{"PORT 10,0,0,1,200,1", 501},   // another host: bounce
-		{"PORT 127,0,0,1,0,21", 501},   // privileged port
+		{"PORT 127,0,0,2,200,1", 501},    // another host: bounce
+		{"PORT 10,0,0,1,200,1", 501},     // another host: bounce
+		{"PORT 127,0,0,1,0,21", 501},     // privileged port
 		{"EPRT |1|127.0.0.2|5000|", 501}, // bounce
 		{"EPRT |3|x|1|", 522},
 		{"EPRT garbage", 522},
