@@ -247,7 +247,7 @@ func (a *authState) password(cm ssh.ConnMetadata, pw []byte) (*ssh.Permissions, 
 }
 
 func (a *authState) keyboardInteractive(cm ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
-	answers, err := client(cm.User(), "", []string{"Password: "}, []bool{false})
+	answers, err := client("", "", []string{"Password: "}, []bool{false})
 	if err != nil || len(answers) != 1 {
 		return nil, errAuthFailed
 	}
@@ -425,6 +425,7 @@ func (s *Server) serveChannel(sess *core.Session, ch ssh.Channel, reqs <-chan *s
 				go func() {
 					defer close(done)
 					serveSFTP(sess, ch, s.opts.MaxRequests)
+					exitStatus(ch, 0)
 					ch.Close()
 				}()
 			case "exec":

@@ -62,6 +62,9 @@ type job struct {
 	payload []byte
 	buf     *[]byte
 	shared  bool // may run beside other shared jobs of the same handle
+	h       *handle
+	seq     uint64 // order among the handle's jobs
+	sent    bool
 }
 
 // handle is an open file or directory.
@@ -89,6 +92,12 @@ type handle struct {
 	running int
 	excl    bool
 	queue   []*job
+	nseq    uint64
+
+	// Replies of a handle's jobs leave in request order.
+	tmu  sync.Mutex
+	tc   *sync.Cond
+	turn uint64
 }
 
 func (h *handle) canStart(shared bool) bool {
@@ -201,6 +210,8 @@ func handleOf(typ byte, p []byte) (string, bool, bool) {
 
 func (s *sftpServer) submit(h *handle, j *job) {
 	h.mu.Lock()
+	j.h, j.seq = h, h.nseq
+	h.nseq++
 	if len(h.queue) == 0 && h.canStart(j.shared) {
 		h.running++
 		h.excl = !j.shared
@@ -251,12 +262,45 @@ func (s *sftpServer) finished(h *handle) {
 func (s *sftpServer) run(j *job) {
 	defer putBuf(j.buf)
 	defer func() {
+		if j.h != nil && !j.sent {
+			s.sendJob(j, nil) // pass the turn on, whatever happened
+		}
+	}()
+	defer func() {
 		if r := recover(); r != nil {
 			s.sess.Logger().Error("sftp request panicked", "type", j.typ, "panic", r)
-			s.sendStatus(j.id, fmt.Errorf("internal error: %w", errors.ErrUnsupported))
+			s.sendJob(j, s.statusMsg(j.id, fmt.Errorf("internal error: %w", errors.ErrUnsupported)))
 		}
 	}()
 	s.dispatch(j)
+}
+
+// sendJob sends msg (may be nil) as job j's reply, in j's turn when it
+// works on a handle.
+func (s *sftpServer) sendJob(j *job, msg []byte) {
+	h := j.h
+	if h == nil {
+		if msg != nil {
+			s.send(msg)
+		}
+		return
+	}
+	h.tmu.Lock()
+	if h.tc == nil {
+		h.tc = sync.NewCond(&h.tmu)
+	}
+	for h.turn != j.seq {
+		h.tc.Wait()
+	}
+	h.tmu.Unlock()
+	if msg != nil {
+		s.send(msg)
+	}
+	j.sent = true
+	h.tmu.Lock()
+	h.turn++
+	h.tc.Broadcast()
+	h.tmu.Unlock()
 }
 
 // send writes one complete message; messages from concurrent workers never
@@ -286,15 +330,21 @@ func (s *sftpServer) sendBuf(bp *[]byte, b []byte) {
 }
 
 func (s *sftpServer) sendStatus(id uint32, err error) {
+	s.send(s.statusMsg(id, err))
+}
+
+// statusMsg builds a STATUS reply (small: no pooling needed).
+func (s *sftpServer) statusMsg(id uint32, err error) []byte {
 	code, msg := status(err)
 	if code != fxOK && code != fxEOF {
 		s.sess.Logger().Debug("sftp request failed", "id", id, "err", err)
 	}
-	bp, b := reply(fxpStatus, id)
+	b := make([]byte, 0, 64)
+	b = append(b, 0, 0, 0, 0, fxpStatus)
+	b = putU32(b, id)
 	b = putU32(b, code)
 	b = putStr(b, msg)
-	b = putStr(b, "en")
-	s.sendBuf(bp, b)
+	return putStr(b, "en")
 }
 
 func (s *sftpServer) sendHandle(id uint32, name string) {

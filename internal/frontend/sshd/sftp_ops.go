@@ -22,7 +22,7 @@ func (s *sftpServer) dispatch(j *job) {
 	case fxpClose:
 		s.sendStatus(j.id, s.close(d))
 	case fxpRead:
-		s.read(j.id, d)
+		s.read(j, d)
 	case fxpWrite:
 		s.sendStatus(j.id, s.write(d))
 	case fxpStat, fxpLstat:
@@ -272,7 +272,11 @@ func (s *sftpServer) reader(h *handle) (*core.Download, error) {
 	return dl, nil
 }
 
-func (s *sftpServer) read(id uint32, d *decoder) {
+// read answers READ. Reads of one handle run in parallel, but their
+// replies leave in request order: OpenSSH's client truncates a download at
+// the first reply that arrives out of order.
+func (s *sftpServer) read(j *job, d *decoder) {
+	id := j.id
 	h, err := s.fileHandle(d)
 	off, n := d.u64(), d.u32()
 	if err == nil {
@@ -283,7 +287,7 @@ func (s *sftpServer) read(id uint32, d *decoder) {
 		dl, err = s.reader(h)
 	}
 	if err != nil {
-		s.sendStatus(id, err)
+		s.sendJob(j, s.statusMsg(id, err))
 		return
 	}
 	n = min(n, maxData)
@@ -295,13 +299,13 @@ func (s *sftpServer) read(id uint32, d *decoder) {
 		if err == nil {
 			err = io.EOF
 		}
-		s.sendStatus(id, err)
+		s.sendJob(j, s.statusMsg(id, err))
 		return
 	}
 	b[4] = fxpData
 	putU32(b[5:5], id)
 	putU32(b[9:9], uint32(m))
-	s.send(b[:dataHeader+m])
+	s.sendJob(j, b[:dataHeader+m])
 }
 
 func (s *sftpServer) write(d *decoder) error {
