@@ -12,11 +12,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/ferry"
-	"github.com/ferrymft/ferry/internal/perm"
 	"github.com/ferrymft/ferry/internal/storage"
 )
 
@@ -56,6 +56,23 @@ type Options struct {
 	CacheTTL  time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+
+	// Defender scores failed logins and refuses banned addresses.
+	Defender Defender
+	// Usage keeps quota usage; without it quotas are not enforced.
+	Usage UsageStore
+	// AllowCIDRs (when not empty) and DenyCIDRs restrict every account's
+	// source addresses.
+	AllowCIDRs, DenyCIDRs []netip.Prefix
+	// MaxSessions and MaxSessionsPerIP limit live sessions server-wide
+	// (0: unlimited).
+	MaxSessions, MaxSessionsPerIP int
+	// MinFreePercent refuses uploads when the storage holding the target
+	// has less free space than this (0: off).
+	MinFreePercent int
+	// FailureDelay is waited before a failed login returns, so guessing is
+	// slow and every failure looks alike.
+	FailureDelay time.Duration
 }
 
 // Engine authenticates users and opens sessions.
@@ -69,6 +86,10 @@ type Engine struct {
 	create  bool
 	cache   *credCache
 	reg     *registry
+	opts    Options
+
+	usersMu    sync.Mutex
+	userStates map[string]*userState
 }
 
 // New returns an Engine.
@@ -89,6 +110,9 @@ func New(opts Options) (*Engine, error) {
 		now:     opts.Now,
 		create:  opts.CreateHome,
 		reg:     newRegistry(),
+		opts:    opts,
+
+		userStates: make(map[string]*userState),
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -120,7 +144,7 @@ type LoginRequest struct {
 // authenticates during the handshake and opens the session afterwards.
 type Grant struct {
 	user   *ferry.User
-	rules  perm.Rules
+	view   *view
 	method string
 }
 
@@ -142,6 +166,19 @@ func (e *Engine) Login(ctx context.Context, req LoginRequest) (*Session, error) 
 func (e *Engine) Authenticate(ctx context.Context, req LoginRequest) (*Grant, error) {
 	g, reason, err := e.authenticate(ctx, req)
 	if err != nil {
+		if e.opts.Defender != nil {
+			score := 1
+			if reason == "unknown user" {
+				score = 2
+			}
+			e.opts.Defender.Record(ctx, req.Remote.Addr(), score, "login failed: "+reason)
+		}
+		if e.opts.FailureDelay > 0 {
+			select {
+			case <-time.After(e.opts.FailureDelay):
+			case <-ctx.Done():
+			}
+		}
 		e.log.Info("login failed", ferry.LogUser, req.User, ferry.LogProto, string(req.Protocol),
 			ferry.LogRemote, req.Remote.String(), "reason", reason)
 		e.publish(ferry.Event{Type: ferry.EventLoginFailed, User: req.User, Protocol: req.Protocol,
@@ -181,11 +218,14 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 	case u.Expired(e.now()):
 		return nil, "account expired", fail
 	}
-	rules, err := e.rulesFor(ctx, u)
+	v, err := e.buildView(ctx, u)
 	if err != nil {
 		return nil, err.Error(), fail
 	}
-	return &Grant{user: u, rules: rules, method: method}, "", nil
+	if err := e.restrict(v, req, method); err != nil {
+		return nil, err.Error(), fail
+	}
+	return &Grant{user: u, view: v, method: method}, "", nil
 }
 
 func (e *Engine) verifyPassword(u *ferry.User, pw string) bool {
@@ -207,25 +247,15 @@ func (e *Engine) verifyPassword(u *ferry.User, pw string) bool {
 	return ok
 }
 
-// rulesFor merges the user's permission rules with its groups'.
-func (e *Engine) rulesFor(ctx context.Context, u *ferry.User) (perm.Rules, error) {
-	groups := make([][]ferry.PathPerm, 0, len(u.Groups))
-	for _, name := range u.Groups {
-		g, err := e.users.GetGroup(ctx, name)
-		if errors.Is(err, ferry.ErrNotFound) {
-			continue // a deleted group grants nothing
-		}
-		if err != nil {
-			return nil, fmt.Errorf("group %q: %w", name, err)
-		}
-		groups = append(groups, g.Perms)
-	}
-	return perm.Effective(u.Perms, groups...), nil
-}
-
 // Open starts a session for a granted login: it opens the user's storage,
 // registers the session and publishes the login event.
 func (e *Engine) Open(ctx context.Context, g *Grant, req LoginRequest) (*Session, error) {
+	if err := e.checkLimits(g, req); err != nil {
+		e.log.Info("login refused", ferry.LogUser, g.user.Name, ferry.LogRemote, req.Remote.String(), "reason", err)
+		e.publish(ferry.Event{Type: ferry.EventLoginFailed, User: g.user.Name, Protocol: req.Protocol,
+			Remote: req.Remote.String(), Service: req.Service, Status: err.Error()})
+		return nil, err
+	}
 	fsys, err := e.storage.OpenFS(ctx, g.user.Home, e.create)
 	if err != nil {
 		e.log.Error("cannot open home", ferry.LogUser, g.user.Name, "home", g.user.Home, "err", err)
@@ -235,6 +265,35 @@ func (e *Engine) Open(ctx context.Context, g *Grant, req LoginRequest) (*Session
 	s.log.Info("login", "method", g.method)
 	s.publish(ferry.Event{Type: ferry.EventLogin, Status: "ok", Detail: g.method})
 	return s, nil
+}
+
+// checkLimits refuses a session over the user's, the address's or the
+// server's session limit. Unlike credentials, these are told to the client.
+func (e *Engine) checkLimits(g *Grant, req LoginRequest) error {
+	max := 0
+	if g.view.pol.MaxSessions != nil {
+		max = *g.view.pol.MaxSessions
+	}
+	addr := req.Remote.Addr().Unmap()
+	var user, ip, total int
+	for _, s := range e.reg.snapshot(nil) {
+		total++
+		if s.user.Name == g.user.Name {
+			user++
+		}
+		if s.addr == addr && addr.IsValid() {
+			ip++
+		}
+	}
+	switch {
+	case max > 0 && user >= max:
+		return fmt.Errorf("core: user %q already has %d sessions (limit %d): %w", g.user.Name, user, max, ferry.ErrLimit)
+	case e.opts.MaxSessionsPerIP > 0 && ip >= e.opts.MaxSessionsPerIP:
+		return fmt.Errorf("core: %s already has %d sessions (limit %d): %w", addr, ip, e.opts.MaxSessionsPerIP, ferry.ErrLimit)
+	case e.opts.MaxSessions > 0 && total >= e.opts.MaxSessions:
+		return fmt.Errorf("core: the server has %d sessions (limit %d): %w", total, e.opts.MaxSessions, ferry.ErrLimit)
+	}
+	return nil
 }
 
 // Sessions lists the live sessions.

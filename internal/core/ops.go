@@ -36,12 +36,16 @@ func (s *Session) stat(ctx context.Context, p string, statFn func(context.Contex
 		return nil, err
 	}
 	if !vpath.IsRoot(vp) {
-		if err := s.rules.Check(ferry.PermList, vpath.Dir(vp)); err != nil {
+		v := s.view()
+		if err := v.rules.Check(ferry.PermList, vpath.Dir(vp)); err != nil {
+			return nil, err
+		}
+		if err := v.filter(vp, opRead); err != nil {
 			return nil, err
 		}
 	}
 	fi, err := statFn(ctx, name)
-	if errors.Is(err, fs.ErrNotExist) && s.user.UploadMode == ferry.UploadAtomicResumable {
+	if errors.Is(err, fs.ErrNotExist) && s.view().user.UploadMode == ferry.UploadAtomicResumable {
 		// The uploading user sees its own partial, so it can resume.
 		if pfi, perr := s.fs.Stat(ctx, partialName(s.user.Name, name)); perr == nil {
 			return named(pfi, vp), nil
@@ -68,10 +72,11 @@ func (s *Session) List(ctx context.Context, p string) iter.Seq2[fs.FileInfo, err
 			return
 		}
 		defer d.Close()
+		v := s.view()
 		for {
 			batch, err := d.Readdir(listBatch)
 			for _, fi := range batch {
-				if isPartialName(fi.Name()) {
+				if isPartialName(fi.Name()) || v.hidden(fi.Name()) {
 					continue
 				}
 				if !yield(fi, nil) {
@@ -141,6 +146,9 @@ func (s *Session) Remove(ctx context.Context, p string) error {
 	if err := s.allow(ctx, ferry.EventDelete, vp); err != nil {
 		return err
 	}
+	if ferry.Bool(s.view().pol.KeepAllFiles) {
+		return fmt.Errorf("core: delete %q: this account keeps all files: %w", vp, fs.ErrPermission)
+	}
 	fi, err := s.fs.Lstat(ctx, name)
 	switch {
 	case err != nil:
@@ -151,6 +159,8 @@ func (s *Session) Remove(ctx context.Context, p string) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("core: delete %q: %w", vp, err)
+	} else if fi.Mode().IsRegular() {
+		s.addUsage(ctx, -fi.Size(), -1)
 	}
 	return s.opDone(ferry.EventDelete, vp, "", err)
 }
@@ -190,11 +200,20 @@ func (s *Session) rename(ctx context.Context, vf, nf, vt, nt string) error {
 		if dst.IsDir() {
 			return ferry.ErrExists
 		}
-		if err := s.rules.Check(ferry.PermOverwrite, vt); err != nil {
+		if err := s.overwriteAllowed(vt); err != nil {
 			return err
 		}
 	}
 	return mapErr(s.fs.Rename(ctx, nf, nt))
+}
+
+// overwriteAllowed checks that an existing file at vp may be replaced.
+func (s *Session) overwriteAllowed(vp string) error {
+	v := s.view()
+	if ferry.Bool(v.pol.KeepAllFiles) {
+		return fmt.Errorf("core: %q exists and this account keeps all files: %w", vp, fs.ErrPermission)
+	}
+	return v.rules.Check(ferry.PermOverwrite, vp)
 }
 
 // Chmod sets the permission bits of p (setuid, setgid and sticky are

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/ferry"
-	"github.com/ferrymft/ferry/internal/perm"
 	"github.com/ferrymft/ferry/internal/storage"
 	"github.com/ferrymft/ferry/internal/vpath"
 )
@@ -26,11 +26,12 @@ import (
 type Session struct {
 	eng      *Engine
 	id       string
-	user     *ferry.User
-	rules    perm.Rules
+	user     *ferry.User // as at login; the current account is in st
+	st       *userState
 	fs       storage.FS
 	proto    ferry.Protocol
 	remote   string
+	addr     netip.Addr
 	service  string
 	start    time.Time
 	log      *slog.Logger
@@ -57,8 +58,8 @@ func newSessionID() string {
 func (e *Engine) newSession(ctx context.Context, g *Grant, req LoginRequest, fsys storage.FS) *Session {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Session{
-		eng: e, id: newSessionID(), user: g.user, rules: g.rules, fs: fsys,
-		proto: req.Protocol, remote: req.Remote.String(), service: req.Service,
+		eng: e, id: newSessionID(), user: g.user, st: e.acquireUser(g.view), fs: fsys,
+		proto: req.Protocol, remote: req.Remote.String(), addr: req.Remote.Addr().Unmap(), service: req.Service,
 		start: e.now(), ctx: sctx, cancel: cancel, disc: req.Disconnect,
 	}
 	s.log = e.log.With(ferry.LogSession, s.id, ferry.LogUser, g.user.Name,
@@ -97,6 +98,7 @@ func (s *Session) Close() error {
 	s.closeOne.Do(func() {
 		s.cancel()
 		s.eng.reg.remove(s)
+		s.eng.releaseUser(s.st)
 		err = s.fs.Close()
 		s.log.Info("logout", "duration", s.eng.now().Sub(s.start).Round(time.Millisecond))
 		s.publish(ferry.Event{Type: ferry.EventLogout, Status: "ok", Duration: s.eng.now().Sub(s.start)})
@@ -178,7 +180,15 @@ func (s *Session) check(op ferry.Perm, p string) (vp, name string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := s.rules.Check(op, vp); err != nil {
+	v := s.view()
+	if err := v.rules.Check(op, vp); err != nil {
+		return "", "", err
+	}
+	fop := opWrite
+	if op == ferry.PermList || op == ferry.PermDownload {
+		fop = opRead
+	}
+	if err := v.filter(vp, fop); err != nil {
 		return "", "", err
 	}
 	return vp, name, nil
@@ -188,8 +198,11 @@ func (s *Session) check(op ferry.Perm, p string) (vp, name string, err error) {
 // advertising and UI hints; every operation checks again).
 func (s *Session) Can(op ferry.Perm, p string) bool {
 	vp, err := vpath.Clean(p)
-	return err == nil && s.rules.Check(op, vp) == nil
+	return err == nil && s.view().rules.Check(op, vp) == nil
 }
+
+// view returns the account's current rules and policy.
+func (s *Session) view() *view { return s.st.cur.Load() }
 
 // fileInfo renames a storage FileInfo to the base of its virtual path ("/"
 // for the root) so front ends can print it directly.

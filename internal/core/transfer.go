@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -76,6 +77,9 @@ func (d *Download) ModTime() time.Time { return d.mtime }
 
 // Read reads the next bytes.
 func (d *Download) Read(p []byte) (int, error) {
+	if err := wait(d.s.ctx, d.s.st.down, len(p)); err != nil {
+		return 0, err
+	}
 	n, err := d.f.Read(p)
 	d.t.bytes.Add(int64(n))
 	return n, err
@@ -83,6 +87,9 @@ func (d *Download) Read(p []byte) (int, error) {
 
 // ReadAt reads at an offset (SFTP); it counts the bytes as sent.
 func (d *Download) ReadAt(p []byte, off int64) (int, error) {
+	if err := wait(d.s.ctx, d.s.st.down, len(p)); err != nil {
+		return 0, err
+	}
 	n, err := d.f.ReadAt(p, off)
 	d.t.bytes.Add(int64(n))
 	return n, err
@@ -103,8 +110,14 @@ func (d *Download) CopyTo(w io.Writer, n int64) (int64, error) {
 			return total, fmt.Errorf("core: download %q: %w", d.vp, ferry.ErrClosed)
 		}
 		step := int64(chunk)
+		if limited(d.s.st.down) {
+			step = burst
+		}
 		if n >= 0 && n-total < step {
 			step = n - total
+		}
+		if err := wait(d.s.ctx, d.s.st.down, int(step)); err != nil {
+			return total, err
 		}
 		// io.CopyN wraps the bare file in an io.LimitedReader, which
 		// net.TCPConn.ReadFrom still turns into sendfile.
@@ -168,6 +181,10 @@ type Upload struct {
 	f        storage.File
 	vp, name string // final virtual path and storage name
 	partial  string // storage name of the partial; "" when writing in place
+	existing int64  // size of the file replaced, -1 for a new file
+	limit    int64  // largest size allowed (quota, max file size); -1: none
+	end      atomic.Int64
+	overrun  atomic.Bool // the limit was hit: nothing is kept
 	t        *transfer
 	once     sync.Once
 }
@@ -195,7 +212,7 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 		if fi.IsDir() {
 			return nil, fmt.Errorf("core: upload %q: %w", vp, ferry.ErrIsDir)
 		}
-		if err := s.rules.Check(ferry.PermOverwrite, vp); err != nil {
+		if err := s.overwriteAllowed(vp); err != nil {
 			return nil, err
 		}
 		existing = fi.Size()
@@ -205,16 +222,29 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 	if o.Offset < 0 {
 		return nil, fmt.Errorf("core: upload %q: negative offset: %w", vp, ferry.ErrInvalid)
 	}
+	if err := s.view().uploadAllowed(vp); err != nil {
+		return nil, err
+	}
+	limit, err := s.uploadLimit(ctx, vp, existing)
+	if err != nil {
+		return nil, err
+	}
+	if limit >= 0 && o.Offset > limit {
+		return nil, fmt.Errorf("core: upload %q: resume offset %d beyond the %d bytes allowed: %w", vp, o.Offset, limit, ferry.ErrQuota)
+	}
 	if err := s.allow(ctx, ferry.EventUpload, vp); err != nil {
 		return nil, err
 	}
-	u := &Upload{s: s, vp: vp, name: name}
+	u := &Upload{s: s, vp: vp, name: name, existing: existing, limit: limit}
+	if o.Append && existing > 0 {
+		u.end.Store(existing)
+	}
 	switch {
 	case o.Append:
 		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
 	case o.InPlace:
 		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, 0o666)
-	case s.user.UploadMode == ferry.UploadDirect:
+	case s.view().user.UploadMode == ferry.UploadDirect:
 		u.f, err = s.openDirect(ctx, name, o.Offset, existing)
 	default:
 		u.partial = partialName(s.user.Name, name)
@@ -225,6 +255,7 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 	}
 	u.t = &transfer{path: vp, dir: "upload", size: -1, start: s.eng.now()}
 	u.t.bytes.Store(o.Offset)
+	u.end.Store(max(u.end.Load(), o.Offset))
 	s.xfer.Store(u.t)
 	return u, nil
 }
@@ -289,10 +320,31 @@ func truncSeek(f storage.File, off int64) error {
 	return err
 }
 
+// grow checks that writing up to end stays within the limit and records
+// the new end.
+func (u *Upload) grow(end int64) error {
+	if err := u.s.ctx.Err(); err != nil {
+		return fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+	}
+	if u.limit >= 0 && end > u.limit {
+		u.overrun.Store(true)
+		return fmt.Errorf("core: upload %q: larger than the %d bytes allowed (quota or maximum file size): %w", u.vp, u.limit, ferry.ErrQuota)
+	}
+	for {
+		cur := u.end.Load()
+		if end <= cur || u.end.CompareAndSwap(cur, end) {
+			return nil
+		}
+	}
+}
+
 // Write appends bytes at the current offset.
 func (u *Upload) Write(p []byte) (int, error) {
-	if err := u.s.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+	if err := u.grow(u.end.Load() + int64(len(p))); err != nil {
+		return 0, err
+	}
+	if err := wait(u.s.ctx, u.s.st.up, len(p)); err != nil {
+		return 0, err
 	}
 	n, err := u.f.Write(p)
 	u.t.bytes.Add(int64(n))
@@ -301,8 +353,11 @@ func (u *Upload) Write(p []byte) (int, error) {
 
 // WriteAt writes at an offset (SFTP).
 func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
-	if err := u.s.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+	if err := u.grow(off + int64(len(p))); err != nil {
+		return 0, err
+	}
+	if err := wait(u.s.ctx, u.s.st.up, len(p)); err != nil {
+		return 0, err
 	}
 	n, err := u.f.WriteAt(p, off)
 	u.t.bytes.Add(int64(n))
@@ -314,17 +369,29 @@ func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
 func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
-		if err := u.s.ctx.Err(); err != nil {
-			return total, fmt.Errorf("core: upload %q: %w", u.vp, ferry.ErrClosed)
+		step := int64(chunk)
+		if limited(u.s.st.up) {
+			step = burst
+		}
+		if u.limit >= 0 {
+			// One byte past the limit tells a too-large upload from one
+			// that ends exactly at it.
+			step = min(step, u.limit-u.end.Load()+1)
+		}
+		if err := wait(u.s.ctx, u.s.st.up, int(step)); err != nil {
+			return total, err
 		}
 		// f.ReadFrom(io.LimitReader(conn)) is what os.File splices.
-		m, err := io.Copy(u.f, io.LimitReader(r, chunk))
+		m, err := io.Copy(u.f, io.LimitReader(r, step))
 		total += m
 		u.t.bytes.Add(m)
+		if gerr := u.grow(u.end.Load() + m); gerr != nil {
+			return total, gerr
+		}
 		if err != nil {
 			return total, err
 		}
-		if m < chunk {
+		if m < step {
 			return total, nil
 		}
 	}
@@ -339,13 +406,25 @@ func (u *Upload) Commit() error {
 	err := errors.New("upload already finished")
 	u.once.Do(func() {
 		err = u.f.Close()
+		if err == nil && u.overrun.Load() {
+			err = fmt.Errorf("upload went past the %d bytes allowed: %w", u.limit, ferry.ErrQuota)
+			u.discard()
+		}
 		if err == nil && u.partial != "" {
 			err = u.s.fs.Rename(u.s.ctx, u.partial, u.name)
 		}
 		if err != nil {
 			err = fmt.Errorf("core: upload %q: %w", u.vp, err)
+		} else if u.s.quotaActive() {
+			if fi, serr := u.s.fs.Stat(u.s.ctx, u.name); serr == nil {
+				files := int64(0)
+				if u.existing < 0 {
+					files = 1
+				}
+				u.s.addUsage(u.s.ctx, fi.Size()-max(u.existing, 0), files)
+			}
 		}
-		u.end(err)
+		u.finish(err)
 	})
 	return err
 }
@@ -359,15 +438,27 @@ func (u *Upload) Abort(cause error) error {
 	var err error
 	u.once.Do(func() {
 		err = u.f.Close()
-		if u.partial != "" && u.t.bytes.Load() == 0 {
-			_ = u.s.fs.Remove(context.WithoutCancel(u.s.ctx), u.partial)
+		if u.overrun.Load() || u.partial != "" && u.t.bytes.Load() == 0 {
+			u.discard()
 		}
-		u.end(cause)
+		u.finish(cause)
 	})
 	return err
 }
 
-func (u *Upload) end(cause error) {
+// discard removes what an upload over its limit wrote: a partial, or the
+// file written in place when it was new.
+func (u *Upload) discard() {
+	ctx := context.WithoutCancel(u.s.ctx)
+	switch {
+	case u.partial != "":
+		_ = u.s.fs.Remove(ctx, u.partial)
+	case u.existing < 0:
+		_ = u.s.fs.Remove(ctx, u.name)
+	}
+}
+
+func (u *Upload) finish(cause error) {
 	u.s.xfer.CompareAndSwap(u.t, nil)
 	u.s.transferDone(ferry.EventUpload, u.t, cause)
 }

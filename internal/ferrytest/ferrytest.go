@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/core"
@@ -74,6 +75,8 @@ type Env struct {
 	// Gate is installed as the engine's pre-hook gate; Set a function to
 	// refuse operations in a test.
 	Gate *FuncGate
+	// Usage is the engine's quota usage store.
+	Usage *Usage
 }
 
 // FuncGate is a core.Gate whose decision a test can change.
@@ -155,6 +158,49 @@ func hashFor(t testing.TB, pw string) string {
 // directory (Root/NAME, created).
 func NewEngine(t testing.TB, users ...UserSpec) *Env {
 	t.Helper()
+	return NewEngineWith(t, nil, users...)
+}
+
+// WithPolicy changes the user's policy.
+func WithPolicy(fn func(*ferry.Policy)) Option { return func(u *ferry.User) { fn(&u.Policy) } }
+
+// Usage is an in-memory core.UsageStore.
+type Usage struct {
+	mu      sync.Mutex
+	m       map[string][2]int64
+	scanned map[string]bool
+}
+
+// GetUsage implements core.UsageStore.
+func (u *Usage) GetUsage(_ context.Context, user string) (int64, int64, bool, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	v := u.m[user]
+	return v[0], v[1], u.scanned[user], nil
+}
+
+// AddUsage implements core.UsageStore.
+func (u *Usage) AddUsage(_ context.Context, user string, b, f int64) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	v := u.m[user]
+	u.m[user] = [2]int64{v[0] + b, v[1] + f}
+	return nil
+}
+
+// SetUsage implements core.UsageStore.
+func (u *Usage) SetUsage(_ context.Context, user string, b, f int64, _ time.Time) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.m[user] = [2]int64{b, f}
+	u.scanned[user] = true
+	return nil
+}
+
+// NewEngineWith is NewEngine with a chance to change the core options
+// (defender, limits…); the engine always has an in-memory usage store.
+func NewEngineWith(t testing.TB, change func(*core.Options), users ...UserSpec) *Env {
+	t.Helper()
 	root := t.TempDir()
 	env := &Env{Users: &Users{users: map[string]*ferry.User{}, groups: map[string]*ferry.Group{}}, Root: root}
 	for _, spec := range users {
@@ -164,10 +210,15 @@ func NewEngine(t testing.TB, users ...UserSpec) *Env {
 	env.Events = &Recorder{}
 	env.Gate = &FuncGate{}
 	bus.Subscribe(context.Background(), "recorder", 10000, env.Events.record)
-	eng, err := core.New(core.Options{
+	env.Usage = &Usage{m: map[string][2]int64{}, scanned: map[string]bool{}}
+	opts := core.Options{
 		Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}), Events: bus, Gate: env.Gate,
-		Logger: Logger(t), CreateHome: true,
-	})
+		Logger: Logger(t), CreateHome: true, Usage: env.Usage,
+	}
+	if change != nil {
+		change(&opts)
+	}
+	eng, err := core.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
