@@ -323,9 +323,17 @@ func (s *sftpServer) write(d *decoder) error {
 	if h.werr != nil {
 		return h.werr
 	}
-	if _, err := h.up.WriteAt(data, int64(off)); err != nil {
-		h.werr = err
-		return err
+	var err2 error
+	if h.flags&fxfAppend != 0 {
+		// O_APPEND: every write goes to the end (OpenSSH's reput), in the
+		// order the requests came, as writes on a handle run one by one.
+		_, err2 = h.up.Write(data)
+	} else {
+		_, err2 = h.up.WriteAt(data, int64(off))
+	}
+	if err2 != nil {
+		h.werr = err2
+		return err2
 	}
 	h.written = max(h.written, int64(off)+int64(len(data)))
 	return nil
