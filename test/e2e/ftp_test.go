@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ftpServer starts ferry with one FTP service and the user alice.
+func ftpServer(t *testing.T, opts ...string) (*Server, string) {
+	t.Helper()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("ftp", "ftp", opts...)
+	s.Start()
+	return s, s.Addr("ftp")
+}
+
+func randomFile(t *testing.T, dir, name string, size int) []byte {
+	t.Helper()
+	b := make([]byte, size)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustEqualFile(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: %d bytes differ from the %d expected", path, len(got), len(want))
+	}
+}
+
+func mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := run(t, "", name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func TestFTPCurl(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "explicit")
+	home := s.Home("alice")
+	local := t.TempDir()
+	data := randomFile(t, local, "up.bin", 3<<20+11)
+	base := "ftp://" + addr + "/"
+	auth := []string{"-sS", "--user", "alice:alice-pw"}
+
+	// Upload, list, download, byte-exact.
+	mustRun(t, "curl", append(auth, "-T", filepath.Join(local, "up.bin"), base+"up.bin")...)
+	mustEqualFile(t, filepath.Join(home, "up.bin"), data)
+	if out := mustRun(t, "curl", append(auth, "-l", base)...); !strings.Contains(out, "up.bin") {
+		t.Fatalf("NLST: %q", out)
+	}
+	if out := mustRun(t, "curl", append(auth, base)...); !strings.Contains(out, "up.bin") || !strings.HasPrefix(out, "-rw") {
+		t.Fatalf("LIST: %q", out)
+	}
+	mustRun(t, "curl", append(auth, "-o", filepath.Join(local, "down.bin"), base+"up.bin")...)
+	mustEqualFile(t, filepath.Join(local, "down.bin"), data)
+
+	// Resume a download: -C - continues after the local bytes.
+	if err := os.WriteFile(filepath.Join(local, "part.bin"), data[:1000000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "curl", append(auth, "-C", "-", "-o", filepath.Join(local, "part.bin"), base+"up.bin")...)
+	mustEqualFile(t, filepath.Join(local, "part.bin"), data)
+
+	// Resume an upload: curl asks SIZE and appends the rest.
+	if err := os.WriteFile(filepath.Join(home, "res.bin"), data[:777777], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "curl", append(auth, "-C", "-", "-T", filepath.Join(local, "up.bin"), base+"res.bin")...)
+	mustEqualFile(t, filepath.Join(home, "res.bin"), data)
+
+	// Active mode (EPRT, then PORT without EPRT).
+	mustRun(t, "curl", append(auth, "-P", "127.0.0.1", "-o", filepath.Join(local, "act.bin"), base+"up.bin")...)
+	mustEqualFile(t, filepath.Join(local, "act.bin"), data)
+	mustRun(t, "curl", append(auth, "-P", "127.0.0.1", "--disable-eprt", "-o", filepath.Join(local, "port.bin"), base+"up.bin")...)
+	mustEqualFile(t, filepath.Join(local, "port.bin"), data)
+
+	// FTPS explicit with PROT P (and TLS session reuse on data).
+	tlsArgs := append(auth, "--ssl-reqd", "-k")
+	mustRun(t, "curl", append(tlsArgs, "-T", filepath.Join(local, "up.bin"), base+"tls.bin")...)
+	mustEqualFile(t, filepath.Join(home, "tls.bin"), data)
+	mustRun(t, "curl", append(tlsArgs, "-o", filepath.Join(local, "tlsdown.bin"), base+"tls.bin")...)
+	mustEqualFile(t, filepath.Join(local, "tlsdown.bin"), data)
+
+	// A missing file is an error, not an empty download.
+	if out, err := run(t, "", "curl", append(auth, "-o", filepath.Join(local, "none"), base+"missing")...); err == nil {
+		t.Fatalf("download of a missing file succeeded: %s", out)
+	}
+	// Wrong password: 530.
+	if out, err := run(t, "", "curl", "-sS", "--user", "alice:wrong", base); err == nil || !strings.Contains(out, "530") {
+		t.Fatalf("wrong password: %v %s", err, out)
+	}
+}
+
+func TestFTPSRequiredCurl(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "required")
+	local := t.TempDir()
+	data := randomFile(t, local, "a.bin", 100000)
+	base := "ftp://" + addr + "/"
+	if out, err := run(t, "", "curl", "-sS", "--user", "alice:alice-pw", "-T", filepath.Join(local, "a.bin"), base+"a.bin"); err == nil {
+		t.Fatalf("plain upload to a TLS-required service succeeded: %s", out)
+	}
+	mustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "--ssl-reqd", "-k", "-T", filepath.Join(local, "a.bin"), base+"a.bin")
+	mustEqualFile(t, s.Home("alice", "a.bin"), data)
+}
+
+func TestFTPImplicitCurl(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "implicit")
+	local := t.TempDir()
+	data := randomFile(t, local, "a.bin", 200000)
+	mustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "-k", "-T", filepath.Join(local, "a.bin"), "ftps://"+addr+"/a.bin")
+	mustEqualFile(t, s.Home("alice", "a.bin"), data)
+	mustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "-k", "-o", filepath.Join(local, "b.bin"), "ftps://"+addr+"/a.bin")
+	mustEqualFile(t, filepath.Join(local, "b.bin"), data)
+}
+
+func lftp(t *testing.T, url, script string) string {
+	t.Helper()
+	settings := "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; set ssl:verify-certificate no; "
+	return mustRun(t, "lftp", "-u", "alice,alice-pw", "-e", settings+script+"; bye", url)
+}
+
+func TestFTPLftp(t *testing.T) {
+	requireTool(t, "lftp")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "explicit")
+	home := s.Home("alice")
+	src := t.TempDir()
+	files := map[string][]byte{}
+	for _, n := range []string{"a.bin", "b c.txt", "sub/d.bin", "sub/deeper/e.bin"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, n)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files[n] = randomFile(t, src, n, 50000+len(n)*1000)
+	}
+	for _, mode := range []struct{ name, set string }{
+		{"plain-passive", "set ftp:ssl-allow no"},
+		{"plain-active", "set ftp:ssl-allow no; set ftp:passive-mode off; set ftp:port-ipv4 127.0.0.1"},
+		{"ftps-explicit", "set ftp:ssl-force yes; set ftp:ssl-protect-data yes"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			remote := "m-" + mode.name
+			lftp(t, "ftp://"+addr, mode.set+"; mkdir "+remote+"; mirror -R "+src+" "+remote)
+			for n, b := range files {
+				mustEqualFile(t, filepath.Join(home, remote, n), b)
+			}
+			back := t.TempDir()
+			lftp(t, "ftp://"+addr, mode.set+"; mirror "+remote+" "+back)
+			for n, b := range files {
+				mustEqualFile(t, filepath.Join(back, n), b)
+			}
+		})
+	}
+
+	// get -c resumes a partial download; put -c a partial upload.
+	big := randomFile(t, src, "big.bin", 2<<20+5)
+	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; put "+filepath.Join(src, "big.bin")+" -o big.bin")
+	dst := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dst, "big.bin"), big[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; lcd "+dst+"; get -c big.bin")
+	mustEqualFile(t, filepath.Join(dst, "big.bin"), big)
+	if err := os.WriteFile(filepath.Join(home, "half.bin"), big[:999999], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; put -c "+filepath.Join(src, "big.bin")+" -o half.bin")
+	mustEqualFile(t, filepath.Join(home, "half.bin"), big)
+
+	// Rename, delete, rmdir through lftp.
+	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; mv big.bin moved.bin; rm half.bin; mkdir gone; rmdir gone")
+	mustEqualFile(t, filepath.Join(home, "moved.bin"), big)
+	for _, n := range []string{"big.bin", "half.bin", "gone"} {
+		if _, err := os.Stat(filepath.Join(home, n)); err == nil {
+			t.Errorf("%s still exists", n)
+		}
+	}
+}
+
+func TestFTPImplicitLftp(t *testing.T) {
+	requireTool(t, "lftp")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "implicit")
+	src := t.TempDir()
+	data := randomFile(t, src, "i.bin", 300000)
+	lftp(t, "ftps://"+addr, "put "+filepath.Join(src, "i.bin")+" -o i.bin")
+	mustEqualFile(t, s.Home("alice", "i.bin"), data)
+	dst := t.TempDir()
+	lftp(t, "ftps://"+addr, "lcd "+dst+"; get i.bin")
+	mustEqualFile(t, filepath.Join(dst, "i.bin"), data)
+}
+
+const ftplibScript = `
+import ftplib, hashlib, io, socket, sys
+host, port, home = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = bytes(range(256)) * 40000  # 10 MB
+
+class ReuseTLS(ftplib.FTP_TLS):
+    """FTP_TLS that resumes the control session on data connections, as
+    servers requiring session reuse (Ferry's default, vsftpd's) need."""
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+for tls in (False, True):
+    ftp = ReuseTLS() if tls else ftplib.FTP()
+    ftp.connect(host, port, timeout=30)
+    ftp.login("alice", "alice-pw")
+    if tls:
+        ftp.prot_p()
+    name = "py-%s.bin" % ("tls" if tls else "plain")
+    ftp.storbinary("STOR " + name, io.BytesIO(data))
+    facts = {n: f for n, f in ftp.mlsd("/")}
+    assert facts[name]["type"] == "file" and int(facts[name]["size"]) == len(data), facts
+    resp = ftp.sendcmd("HASH " + name)
+    assert resp.split()[3] == hashlib.sha256(data).hexdigest(), resp
+    got = io.BytesIO()
+    ftp.retrbinary("RETR " + name, got.write, rest=1000)
+    assert got.getvalue() == data[1000:], len(got.getvalue())
+    resp = ftp.storbinary("STOU", io.BytesIO(b"unique"))
+    assert resp.startswith("226"), resp
+    # ABOR in the middle of a download: the transfer stops, the session goes on.
+    conn = ftp.transfercmd("RETR " + name)
+    conn.recv(1000)
+    resp = ftp.abort()
+    conn.close()
+    if resp.startswith("426"):  # RFC 959: 426 for the transfer, then 226 for ABOR
+        resp = ftp.getresp()
+    assert resp[:3] in ("225", "226"), resp
+    assert ftp.voidcmd("NOOP").startswith("200")
+    assert ftp.size(name) == len(data)
+    ftp.quit()
+print("ftplib ok")
+`
+
+func TestFTPPythonFtplib(t *testing.T) {
+	requireTool(t, "python3")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "explicit")
+	host, port, _ := net.SplitHostPort(addr)
+	out := mustRun(t, "python3", "-c", ftplibScript, host, port, s.Home("alice"))
+	if !strings.Contains(out, "ftplib ok") {
+		t.Fatalf("ftplib: %s", out)
+	}
+}
