@@ -111,6 +111,7 @@ func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
 	m := map[ferry.ServiceKind]servicemgr.Factory{}
 	m[ferry.ServiceSFTP] = a.sftpFactory
 	m[ferry.ServiceFTP] = a.ftpFactory
+	m[ferry.ServiceHTTP] = a.httpFactory
 	return m
 }
 
