@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/config"
 	"github.com/ferrymft/ferry/internal/control"
 	"github.com/ferrymft/ferry/internal/core"
@@ -36,6 +37,7 @@ type App struct {
 	eng     *core.Engine
 	mgr     *servicemgr.Manager
 	certs   *Certs
+	def     *auth.Defender // nil when disabled
 	started time.Time
 }
 
@@ -56,16 +58,21 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 	}
 	a = &App{cfg: cfg, log: log, store: st, certs: NewCerts(), started: time.Now()}
 	a.bus = events.New(events.Options{Logger: log})
-	cacheSize := cfg.Users.PasswordCacheSize
-	a.eng, err = core.New(core.Options{
+	opts := core.Options{
 		Users:      st,
 		Storage:    local.NewOpener(local.OpenerOptions{}),
 		Events:     a.bus,
 		Logger:     log,
 		CreateHome: *cfg.Users.CreateHome,
-		CacheSize:  cacheSize,
+		CacheSize:  cfg.Users.PasswordCacheSize,
 		CacheTTL:   cfg.Users.PasswordCacheTTL.D(),
-	})
+		Usage:      usageStore{st},
+	}
+	if err := a.applyPolicyConfig(&opts); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	a.eng, err = core.New(opts)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -149,7 +156,7 @@ func (a *App) Serve(ctx context.Context, ready func([]servicemgr.Status)) error 
 		}
 		ready(sts)
 	}
-	a.mgr.Run(ctx, a.cfg.Services.PollInterval.D(), a.store.Changes)
+	a.mgr.Run(ctx, a.cfg.Services.PollInterval.D(), a.watchChanges())
 	a.eng.Shutdown()
 	<-ctlDone
 	_ = os.Remove(a.ControlSocket())

@@ -15,7 +15,11 @@ func newGroupCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "group", Short: "Manage groups (settings shared by their members)"}
 	var perms []string
 	var desc string
+	var pol policyFlags
 	apply := func(c *cobra.Command, g *ferry.Group) error {
+		if err := pol.apply(c.Flags(), &g.Policy); err != nil {
+			return err
+		}
 		if c.Flags().Changed("perm") {
 			p, err := parsePerms(perms)
 			if err != nil {
@@ -31,6 +35,7 @@ func newGroupCmd(e *env) *cobra.Command {
 	flags := func(c *cobra.Command) *cobra.Command {
 		c.Flags().StringArrayVar(&perms, "perm", nil, "permission rule PATH=PERM[,PERM…] (repeatable)")
 		c.Flags().StringVar(&desc, "description", "", "free text")
+		pol.register(c.Flags())
 		return c
 	}
 	add := flags(&cobra.Command{
@@ -102,6 +107,9 @@ func newGroupCmd(e *env) *cobra.Command {
 					return writeJSON(e.stdout, g)
 				}
 				fmt.Fprintf(e.stdout, "name: %s\nperms: %s\ndescription: %s\n", g.Name, permsString(g.Perms), g.Description)
+				for _, kv := range policyLines(g.Policy) {
+					fmt.Fprintf(e.stdout, "%s: %s\n", kv[0], kv[1])
+				}
 				return nil
 			})
 		},

@@ -22,6 +22,8 @@ type userFlags struct {
 	home, status, expires, uploadMode, description string
 	keyFiles, groups, perms                        []string
 	passwordStdin, noPassword, clearKeys           bool
+	disable, enable                                bool
+	pol                                            policyFlags
 }
 
 func (f *userFlags) register(fs *pflag.FlagSet, add bool) {
@@ -33,6 +35,9 @@ func (f *userFlags) register(fs *pflag.FlagSet, add bool) {
 	fs.StringVar(&f.expires, "expires", "", "expiry as YYYY-MM-DD or RFC 3339 time; 'never' clears it")
 	fs.StringVar(&f.uploadMode, "upload-mode", "", "atomic (default), atomic-resumable or direct")
 	fs.StringVar(&f.description, "description", "", "free text")
+	fs.BoolVar(&f.disable, "disable", false, "same as --status disabled")
+	fs.BoolVar(&f.enable, "enable", false, "same as --status active")
+	f.pol.register(fs)
 	if add {
 		fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 		fs.BoolVar(&f.noPassword, "no-password", false, "no password: public key login only")
@@ -97,7 +102,15 @@ func (f *userFlags) apply(fs *pflag.FlagSet, u *ferry.User) error {
 	if fs.Changed("description") {
 		u.Description = f.description
 	}
-	return nil
+	switch {
+	case f.disable && f.enable:
+		return usagef("--disable and --enable together")
+	case f.disable:
+		u.Status = ferry.StatusDisabled
+	case f.enable:
+		u.Status = ferry.StatusActive
+	}
+	return f.pol.apply(fs, &u.Policy)
 }
 
 func parsePerms(rules []string) ([]ferry.PathPerm, error) {
@@ -151,7 +164,7 @@ func readKeyFile(file string) ([]string, error) {
 
 func newUserCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Manage user accounts (in the store; works with the server up or down)"}
-	c.AddCommand(newUserAdd(e), newUserList(e), newUserShow(e), newUserSet(e), newUserPasswd(e), newUserDel(e))
+	c.AddCommand(newUserAdd(e), newUserList(e), newUserShow(e), newUserSet(e), newUserPasswd(e), newUserDel(e), newUserRescan(e))
 	return c
 }
 
@@ -328,7 +341,7 @@ func newUserList(e *env) *cobra.Command {
 }
 
 func newUserShow(e *env) *cobra.Command {
-	var asJSON bool
+	var asJSON, effective bool
 	c := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one user",
@@ -346,11 +359,15 @@ func newUserShow(e *env) *cobra.Command {
 			if asJSON {
 				return writeJSON(e.stdout, u)
 			}
+			if effective {
+				return printEffective(e, a.Store(), c, u)
+			}
 			printUser(e.stdout, u)
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&effective, "effective", false, "show the merged settings and where each comes from (user, group, default group)")
 	return c
 }
 
@@ -367,6 +384,9 @@ func printUser(w io.Writer, u *ferry.User) {
 	fmt.Fprintf(tw, "expires:\t%s\n", expires)
 	for _, p := range u.Perms {
 		fmt.Fprintf(tw, "perm:\t%s=%s\n", p.Path, p.Perms)
+	}
+	for _, kv := range policyLines(u.Policy) {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
 	for _, k := range u.PublicKeys {
 		if ak, err := auth.ParseAuthorizedKey(k); err == nil {

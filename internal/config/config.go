@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,6 +29,35 @@ type Config struct {
 	Users Users  `yaml:"users"`
 	// Services tunes how services run (not which: those are in the store).
 	Services Services `yaml:"services"`
+	Defender Defender `yaml:"defender"`
+	Limits   Limits   `yaml:"limits"`
+}
+
+// Defender configures the brute-force defender.
+type Defender struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// Threshold failures scored within Window ban an address (10 in 5m).
+	Threshold int      `yaml:"threshold"`
+	Window    Duration `yaml:"window"`
+	// BanTime is the first ban; repeat offences double it up to MaxBanTime
+	// (15m, 24h).
+	BanTime    Duration `yaml:"ban_time"`
+	MaxBanTime Duration `yaml:"max_ban_time"`
+	// SafeList networks are never banned.
+	SafeList []string `yaml:"safe_list"`
+	// FailureDelay is waited before any failed login answers (1s).
+	FailureDelay Duration `yaml:"failure_delay"`
+}
+
+// Limits apply to the whole server.
+type Limits struct {
+	MaxSessions      int      `yaml:"max_sessions"`        // 0: unlimited
+	MaxSessionsPerIP int      `yaml:"max_sessions_per_ip"` // 0: unlimited
+	AllowCIDRs       []string `yaml:"allow_cidrs"`         // empty: everyone
+	DenyCIDRs        []string `yaml:"deny_cidrs"`
+	// MinFreePercent refuses uploads when the storage is fuller (0: off).
+	MinFreePercent int `yaml:"min_free_percent"`
 }
 
 // Store selects the database.
@@ -136,6 +166,27 @@ func (c *Config) Validate() error {
 	if c.Users.PasswordCacheSize < -1 {
 		return fmt.Errorf("%w: users.password_cache_size %d: must be -1 (off), 0 (default) or positive", ErrInvalid, c.Users.PasswordCacheSize)
 	}
+	if c.Defender.Threshold < 0 {
+		return fmt.Errorf("%w: defender.threshold %d: must be positive", ErrInvalid, c.Defender.Threshold)
+	}
+	for key, list := range map[string][]string{"defender.safe_list": c.Defender.SafeList,
+		"limits.allow_cidrs": c.Limits.AllowCIDRs, "limits.deny_cidrs": c.Limits.DenyCIDRs} {
+		for _, cidr := range list {
+			if _, err := netip.ParsePrefix(cidr); err != nil {
+				if _, err := netip.ParseAddr(cidr); err != nil {
+					return fmt.Errorf("%w: %s: %q is not an address or network like 192.0.2.0/24", ErrInvalid, key, cidr)
+				}
+			}
+		}
+	}
+	for key, n := range map[string]int{"limits.max_sessions": c.Limits.MaxSessions, "limits.max_sessions_per_ip": c.Limits.MaxSessionsPerIP} {
+		if n < 0 {
+			return fmt.Errorf("%w: %s %d: must be 0 (unlimited) or more", ErrInvalid, key, n)
+		}
+	}
+	if p := c.Limits.MinFreePercent; p < 0 || p > 99 {
+		return fmt.Errorf("%w: limits.min_free_percent %d: must be 0 (off) to 99", ErrInvalid, p)
+	}
 	if d := c.Services.PollInterval.D(); d != 0 && d < 100*time.Millisecond {
 		return fmt.Errorf("%w: services.poll_interval %s: must be at least 100ms", ErrInvalid, d)
 	}
@@ -184,6 +235,13 @@ func (c *Config) ApplyDefaults(dataDir string) error {
 	if c.Services.PollInterval == 0 {
 		c.Services.PollInterval = Duration(time.Second)
 	}
+	if c.Defender.Enabled == nil {
+		t := true
+		c.Defender.Enabled = &t
+	}
+	if c.Defender.FailureDelay == 0 {
+		c.Defender.FailureDelay = Duration(time.Second)
+	}
 	if c.Services.ShutdownGrace == 0 {
 		c.Services.ShutdownGrace = Duration(30 * time.Second)
 	}
@@ -209,4 +267,18 @@ users:
 services:
   poll_interval: 1s           # how fast store changes (CLI, other nodes) apply
   shutdown_grace: 30s         # how long shutdown waits for transfers
+defender:                     # brute-force protection, shared by every service
+  enabled: true
+  threshold: 10               # scored failures from one address within window…
+  window: 5m
+  ban_time: 15m               # …ban it this long, doubling on repeat offences
+  max_ban_time: 24h
+  safe_list: []               # networks never banned, e.g. [10.0.0.0/8]
+  failure_delay: 1s           # every failed login waits this long before answering
+limits:
+  max_sessions: 0             # server-wide; 0: unlimited
+  max_sessions_per_ip: 0
+  allow_cidrs: []             # when set, only these networks may connect
+  deny_cidrs: []
+  min_free_percent: 0         # refuse uploads when the storage has less free space
 `
