@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Policy", testPolicy},
 		{"Usage", testUsage},
+		{"Rules", testRules},
+		{"Outbox", testOutbox},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
