@@ -101,10 +101,11 @@ func (st *propStore) save(ns string) {
 	_ = os.Rename(tmp, st.file(ns))
 }
 
-var (
-	davSupportedLock = xml.Name{Space: "DAV:", Local: "supportedlock"}
-	davLockDiscovery = xml.Name{Space: "DAV:", Local: "lockdiscovery"}
-)
+// davLockDiscovery is served as a dead property: x/net/webdav consults
+// dead properties before its live ones and has no lockdiscovery itself.
+// (DAV:supportedlock stays the library's, which lists exclusive locks
+// only; shared locks are granted all the same.)
+var davLockDiscovery = xml.Name{Space: "DAV:", Local: "lockdiscovery"}
 
 // liveNames are DAV: properties the server computes; they are never stored.
 var liveNames = map[string]bool{
@@ -113,9 +114,7 @@ var liveNames = map[string]bool{
 	"lockdiscovery": true, "supportedlock": true,
 }
 
-// deadProps returns the stored properties of p plus the lock properties
-// (x/net/webdav consults dead properties before its own live ones, which
-// is how shared locks and lockdiscovery are reported).
+// deadProps returns the stored properties of p plus DAV:lockdiscovery.
 func (v *propView) deadProps(p string, locks *lockView) map[xml.Name]webdav.Property {
 	out := make(map[xml.Name]webdav.Property)
 	v.st.mu.Lock()
@@ -124,9 +123,6 @@ func (v *propView) deadProps(p string, locks *lockView) map[xml.Name]webdav.Prop
 		out[n] = webdav.Property{XMLName: n, Lang: sp.Lang, InnerXML: []byte(sp.InnerXML)}
 	}
 	v.st.mu.Unlock()
-	out[davSupportedLock] = webdav.Property{XMLName: davSupportedLock, InnerXML: []byte(
-		`<D:lockentry xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>` +
-			`<D:lockentry xmlns:D="DAV:"><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>`)}
 	if locks != nil {
 		out[davLockDiscovery] = webdav.Property{XMLName: davLockDiscovery, InnerXML: []byte(locks.discovery(p))}
 	}
