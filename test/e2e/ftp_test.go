@@ -20,7 +20,7 @@ func ftpServer(t *testing.T, opts ...string) (*Server, string) {
 	return s, s.Addr("ftp")
 }
 
-func randomFile(t *testing.T, dir, name string, size int) []byte {
+func ftpRandomFile(t *testing.T, dir, name string, size int) []byte {
 	t.Helper()
 	b := make([]byte, size)
 	if _, err := rand.Read(b); err != nil {
@@ -32,7 +32,7 @@ func randomFile(t *testing.T, dir, name string, size int) []byte {
 	return b
 }
 
-func mustEqualFile(t *testing.T, path string, want []byte) {
+func ftpMustEqualFile(t *testing.T, path string, want []byte) {
 	t.Helper()
 	got, err := os.ReadFile(path)
 	if err != nil {
@@ -43,7 +43,7 @@ func mustEqualFile(t *testing.T, path string, want []byte) {
 	}
 }
 
-func mustRun(t *testing.T, name string, args ...string) string {
+func ftpMustRun(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out, err := run(t, "", name, args...)
 	if err != nil {
@@ -58,48 +58,48 @@ func TestFTPCurl(t *testing.T) {
 	s, addr := ftpServer(t, "--tls", "explicit")
 	home := s.Home("alice")
 	local := t.TempDir()
-	data := randomFile(t, local, "up.bin", 3<<20+11)
+	data := ftpRandomFile(t, local, "up.bin", 3<<20+11)
 	base := "ftp://" + addr + "/"
 	auth := []string{"-sS", "--user", "alice:alice-pw"}
 
 	// Upload, list, download, byte-exact.
-	mustRun(t, "curl", append(auth, "-T", filepath.Join(local, "up.bin"), base+"up.bin")...)
-	mustEqualFile(t, filepath.Join(home, "up.bin"), data)
-	if out := mustRun(t, "curl", append(auth, "-l", base)...); !strings.Contains(out, "up.bin") {
+	ftpMustRun(t, "curl", append(auth, "-T", filepath.Join(local, "up.bin"), base+"up.bin")...)
+	ftpMustEqualFile(t, filepath.Join(home, "up.bin"), data)
+	if out := ftpMustRun(t, "curl", append(auth, "-l", base)...); !strings.Contains(out, "up.bin") {
 		t.Fatalf("NLST: %q", out)
 	}
-	if out := mustRun(t, "curl", append(auth, base)...); !strings.Contains(out, "up.bin") || !strings.HasPrefix(out, "-rw") {
+	if out := ftpMustRun(t, "curl", append(auth, base)...); !strings.Contains(out, "up.bin") || !strings.HasPrefix(out, "-rw") {
 		t.Fatalf("LIST: %q", out)
 	}
-	mustRun(t, "curl", append(auth, "-o", filepath.Join(local, "down.bin"), base+"up.bin")...)
-	mustEqualFile(t, filepath.Join(local, "down.bin"), data)
+	ftpMustRun(t, "curl", append(auth, "-o", filepath.Join(local, "down.bin"), base+"up.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "down.bin"), data)
 
 	// Resume a download: -C - continues after the local bytes.
 	if err := os.WriteFile(filepath.Join(local, "part.bin"), data[:1000000], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "curl", append(auth, "-C", "-", "-o", filepath.Join(local, "part.bin"), base+"up.bin")...)
-	mustEqualFile(t, filepath.Join(local, "part.bin"), data)
+	ftpMustRun(t, "curl", append(auth, "-C", "-", "-o", filepath.Join(local, "part.bin"), base+"up.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "part.bin"), data)
 
 	// Resume an upload: curl asks SIZE and appends the rest.
 	if err := os.WriteFile(filepath.Join(home, "res.bin"), data[:777777], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "curl", append(auth, "-C", "-", "-T", filepath.Join(local, "up.bin"), base+"res.bin")...)
-	mustEqualFile(t, filepath.Join(home, "res.bin"), data)
+	ftpMustRun(t, "curl", append(auth, "-C", "-", "-T", filepath.Join(local, "up.bin"), base+"res.bin")...)
+	ftpMustEqualFile(t, filepath.Join(home, "res.bin"), data)
 
 	// Active mode (EPRT, then PORT without EPRT).
-	mustRun(t, "curl", append(auth, "-P", "127.0.0.1", "-o", filepath.Join(local, "act.bin"), base+"up.bin")...)
-	mustEqualFile(t, filepath.Join(local, "act.bin"), data)
-	mustRun(t, "curl", append(auth, "-P", "127.0.0.1", "--disable-eprt", "-o", filepath.Join(local, "port.bin"), base+"up.bin")...)
-	mustEqualFile(t, filepath.Join(local, "port.bin"), data)
+	ftpMustRun(t, "curl", append(auth, "-P", "127.0.0.1", "-o", filepath.Join(local, "act.bin"), base+"up.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "act.bin"), data)
+	ftpMustRun(t, "curl", append(auth, "-P", "127.0.0.1", "--disable-eprt", "-o", filepath.Join(local, "port.bin"), base+"up.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "port.bin"), data)
 
 	// FTPS explicit with PROT P (and TLS session reuse on data).
 	tlsArgs := append(auth, "--ssl-reqd", "-k")
-	mustRun(t, "curl", append(tlsArgs, "-T", filepath.Join(local, "up.bin"), base+"tls.bin")...)
-	mustEqualFile(t, filepath.Join(home, "tls.bin"), data)
-	mustRun(t, "curl", append(tlsArgs, "-o", filepath.Join(local, "tlsdown.bin"), base+"tls.bin")...)
-	mustEqualFile(t, filepath.Join(local, "tlsdown.bin"), data)
+	ftpMustRun(t, "curl", append(tlsArgs, "-T", filepath.Join(local, "up.bin"), base+"tls.bin")...)
+	ftpMustEqualFile(t, filepath.Join(home, "tls.bin"), data)
+	ftpMustRun(t, "curl", append(tlsArgs, "-o", filepath.Join(local, "tlsdown.bin"), base+"tls.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "tlsdown.bin"), data)
 
 	// A missing file is an error, not an empty download.
 	if out, err := run(t, "", "curl", append(auth, "-o", filepath.Join(local, "none"), base+"missing")...); err == nil {
@@ -116,13 +116,13 @@ func TestFTPSRequiredCurl(t *testing.T) {
 	t.Parallel()
 	s, addr := ftpServer(t, "--tls", "required")
 	local := t.TempDir()
-	data := randomFile(t, local, "a.bin", 100000)
+	data := ftpRandomFile(t, local, "a.bin", 100000)
 	base := "ftp://" + addr + "/"
 	if out, err := run(t, "", "curl", "-sS", "--user", "alice:alice-pw", "-T", filepath.Join(local, "a.bin"), base+"a.bin"); err == nil {
 		t.Fatalf("plain upload to a TLS-required service succeeded: %s", out)
 	}
-	mustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "--ssl-reqd", "-k", "-T", filepath.Join(local, "a.bin"), base+"a.bin")
-	mustEqualFile(t, s.Home("alice", "a.bin"), data)
+	ftpMustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "--ssl-reqd", "-k", "-T", filepath.Join(local, "a.bin"), base+"a.bin")
+	ftpMustEqualFile(t, s.Home("alice", "a.bin"), data)
 }
 
 func TestFTPImplicitCurl(t *testing.T) {
@@ -130,17 +130,17 @@ func TestFTPImplicitCurl(t *testing.T) {
 	t.Parallel()
 	s, addr := ftpServer(t, "--tls", "implicit")
 	local := t.TempDir()
-	data := randomFile(t, local, "a.bin", 200000)
-	mustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "-k", "-T", filepath.Join(local, "a.bin"), "ftps://"+addr+"/a.bin")
-	mustEqualFile(t, s.Home("alice", "a.bin"), data)
-	mustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "-k", "-o", filepath.Join(local, "b.bin"), "ftps://"+addr+"/a.bin")
-	mustEqualFile(t, filepath.Join(local, "b.bin"), data)
+	data := ftpRandomFile(t, local, "a.bin", 200000)
+	ftpMustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "-k", "-T", filepath.Join(local, "a.bin"), "ftps://"+addr+"/a.bin")
+	ftpMustEqualFile(t, s.Home("alice", "a.bin"), data)
+	ftpMustRun(t, "curl", "-sS", "--user", "alice:alice-pw", "-k", "-o", filepath.Join(local, "b.bin"), "ftps://"+addr+"/a.bin")
+	ftpMustEqualFile(t, filepath.Join(local, "b.bin"), data)
 }
 
-func lftp(t *testing.T, url, script string) string {
+func ftpLftp(t *testing.T, url, script string) string {
 	t.Helper()
 	settings := "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; set ssl:verify-certificate no; "
-	return mustRun(t, "lftp", "-u", "alice,alice-pw", "-e", settings+script+"; bye", url)
+	return ftpMustRun(t, "lftp", "-u", "alice,alice-pw", "-e", settings+script+"; bye", url)
 }
 
 func TestFTPLftp(t *testing.T) {
@@ -154,7 +154,7 @@ func TestFTPLftp(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, n)), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		files[n] = randomFile(t, src, n, 50000+len(n)*1000)
+		files[n] = ftpRandomFile(t, src, n, 50000+len(n)*1000)
 	}
 	for _, mode := range []struct{ name, set string }{
 		{"plain-passive", "set ftp:ssl-allow no"},
@@ -163,36 +163,36 @@ func TestFTPLftp(t *testing.T) {
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			remote := "m-" + mode.name
-			lftp(t, "ftp://"+addr, mode.set+"; mkdir "+remote+"; mirror -R "+src+" "+remote)
+			ftpLftp(t, "ftp://"+addr, mode.set+"; mkdir "+remote+"; mirror -R "+src+" "+remote)
 			for n, b := range files {
-				mustEqualFile(t, filepath.Join(home, remote, n), b)
+				ftpMustEqualFile(t, filepath.Join(home, remote, n), b)
 			}
 			back := t.TempDir()
-			lftp(t, "ftp://"+addr, mode.set+"; mirror "+remote+" "+back)
+			ftpLftp(t, "ftp://"+addr, mode.set+"; mirror "+remote+" "+back)
 			for n, b := range files {
-				mustEqualFile(t, filepath.Join(back, n), b)
+				ftpMustEqualFile(t, filepath.Join(back, n), b)
 			}
 		})
 	}
 
 	// get -c resumes a partial download; put -c a partial upload.
-	big := randomFile(t, src, "big.bin", 2<<20+5)
-	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; put "+filepath.Join(src, "big.bin")+" -o big.bin")
+	big := ftpRandomFile(t, src, "big.bin", 2<<20+5)
+	ftpLftp(t, "ftp://"+addr, "set ftp:ssl-allow no; put "+filepath.Join(src, "big.bin")+" -o big.bin")
 	dst := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dst, "big.bin"), big[:1<<20], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; lcd "+dst+"; get -c big.bin")
-	mustEqualFile(t, filepath.Join(dst, "big.bin"), big)
+	ftpLftp(t, "ftp://"+addr, "set ftp:ssl-allow no; lcd "+dst+"; get -c big.bin")
+	ftpMustEqualFile(t, filepath.Join(dst, "big.bin"), big)
 	if err := os.WriteFile(filepath.Join(home, "half.bin"), big[:999999], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; put -c "+filepath.Join(src, "big.bin")+" -o half.bin")
-	mustEqualFile(t, filepath.Join(home, "half.bin"), big)
+	ftpLftp(t, "ftp://"+addr, "set ftp:ssl-allow no; put -c "+filepath.Join(src, "big.bin")+" -o half.bin")
+	ftpMustEqualFile(t, filepath.Join(home, "half.bin"), big)
 
 	// Rename, delete, rmdir through lftp.
-	lftp(t, "ftp://"+addr, "set ftp:ssl-allow no; mv big.bin moved.bin; rm half.bin; mkdir gone; rmdir gone")
-	mustEqualFile(t, filepath.Join(home, "moved.bin"), big)
+	ftpLftp(t, "ftp://"+addr, "set ftp:ssl-allow no; mv big.bin moved.bin; rm half.bin; mkdir gone; rmdir gone")
+	ftpMustEqualFile(t, filepath.Join(home, "moved.bin"), big)
 	for _, n := range []string{"big.bin", "half.bin", "gone"} {
 		if _, err := os.Stat(filepath.Join(home, n)); err == nil {
 			t.Errorf("%s still exists", n)
@@ -205,12 +205,12 @@ func TestFTPImplicitLftp(t *testing.T) {
 	t.Parallel()
 	s, addr := ftpServer(t, "--tls", "implicit")
 	src := t.TempDir()
-	data := randomFile(t, src, "i.bin", 300000)
-	lftp(t, "ftps://"+addr, "put "+filepath.Join(src, "i.bin")+" -o i.bin")
-	mustEqualFile(t, s.Home("alice", "i.bin"), data)
+	data := ftpRandomFile(t, src, "i.bin", 300000)
+	ftpLftp(t, "ftps://"+addr, "put "+filepath.Join(src, "i.bin")+" -o i.bin")
+	ftpMustEqualFile(t, s.Home("alice", "i.bin"), data)
 	dst := t.TempDir()
-	lftp(t, "ftps://"+addr, "lcd "+dst+"; get i.bin")
-	mustEqualFile(t, filepath.Join(dst, "i.bin"), data)
+	ftpLftp(t, "ftps://"+addr, "lcd "+dst+"; get i.bin")
+	ftpMustEqualFile(t, filepath.Join(dst, "i.bin"), data)
 }
 
 const ftplibScript = `
@@ -263,7 +263,7 @@ func TestFTPPythonFtplib(t *testing.T) {
 	t.Parallel()
 	s, addr := ftpServer(t, "--tls", "explicit")
 	host, port, _ := net.SplitHostPort(addr)
-	out := mustRun(t, "python3", "-c", ftplibScript, host, port, s.Home("alice"))
+	out := ftpMustRun(t, "python3", "-c", ftplibScript, host, port, s.Home("alice"))
 	if !strings.Contains(out, "ftplib ok") {
 		t.Fatalf("ftplib: %s", out)
 	}
