@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Usage", testUsage},
 		{"Rules", testRules},
 		{"Outbox", testOutbox},
+		{"Tokens", testTokens},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
