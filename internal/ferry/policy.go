@@ -34,6 +34,59 @@ type Policy struct {
 	HidePatterns      []string `json:"hide_patterns,omitempty"`
 	DotFiles          string   `json:"dotfiles,omitempty"` // allow, protect, hide
 	AllowedExtensions []string `json:"allowed_extensions,omitempty"`
+
+	// Mounts place virtual folders in the tree; a group's mount applies
+	// unless the user mounts something at the same path.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// RenameOnConflict uploads "a.txt" as "a.1.txt" when "a.txt" exists.
+	RenameOnConflict *bool `json:"rename_on_conflict,omitempty"`
+	// Anonymous accepts any password (FTP anonymous logins); give such an
+	// account read-only rights.
+	Anonymous *bool `json:"anonymous,omitempty"`
+}
+
+// Mount places the virtual folder Folder at the virtual path Path.
+type Mount struct {
+	Path     string `json:"path"`
+	Folder   string `json:"folder"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// ParseMount parses "VPATH=FOLDER[:ro]".
+func ParseMount(s string) (Mount, error) {
+	p, f, ok := strings.Cut(s, "=")
+	m := Mount{Path: p, Folder: f}
+	if name, ro := strings.CutSuffix(f, ":ro"); ro {
+		m.Folder, m.ReadOnly = name, true
+	} else if name, rw := strings.CutSuffix(f, ":rw"); rw {
+		m.Folder = name
+	}
+	if !ok || !strings.HasPrefix(p, "/") || p == "/" || ValidateName("folder", m.Folder) != nil {
+		return Mount{}, fmt.Errorf("%w: mount %q: expected /VPATH=FOLDER or /VPATH=FOLDER:ro (not at /)", ErrInvalid, s)
+	}
+	return m, nil
+}
+
+// Folder is a directory defined once and mounted into many users' trees.
+type Folder struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Path        string    `json:"path"` // absolute directory on the server
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Version     int64     `json:"version"`
+}
+
+// Validate checks a folder record.
+func (f *Folder) Validate() error {
+	if err := ValidateName("folder", f.Name); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(f.Path, "/") {
+		return fmt.Errorf("%w: folder %q: path %q must be an absolute directory", ErrInvalid, f.Name, f.Path)
+	}
+	return nil
 }
 
 // DefaultGroup is the group every user is in, after its own groups.
@@ -57,6 +110,7 @@ const (
 // order for what is still unset. Deny lists add up.
 func Merge(p Policy, fallbacks ...Policy) Policy {
 	out := p
+	out.Mounts = slices.Clone(p.Mounts)
 	for _, f := range fallbacks {
 		out.QuotaBytes = orPtr(out.QuotaBytes, f.QuotaBytes)
 		out.QuotaFiles = orPtr(out.QuotaFiles, f.QuotaFiles)
@@ -75,6 +129,13 @@ func Merge(p Policy, fallbacks ...Policy) Policy {
 		}
 		if out.DotFiles == "" {
 			out.DotFiles = f.DotFiles
+		}
+		out.RenameOnConflict = orPtr(out.RenameOnConflict, f.RenameOnConflict)
+		out.Anonymous = orPtr(out.Anonymous, f.Anonymous)
+		for _, m := range f.Mounts {
+			if !slices.ContainsFunc(out.Mounts, func(x Mount) bool { return x.Path == m.Path }) {
+				out.Mounts = append(out.Mounts, m)
+			}
 		}
 		out.DenyCIDRs = union(out.DenyCIDRs, f.DenyCIDRs)
 		out.DenyPatterns = union(out.DenyPatterns, f.DenyPatterns)
@@ -160,6 +221,11 @@ func (p *Policy) Validate() error {
 	case "", DotFilesAllow, DotFilesProtect, DotFilesHide:
 	default:
 		return fmt.Errorf("%w: dotfiles %q: accepted values are allow, protect, hide", ErrInvalid, p.DotFiles)
+	}
+	for _, m := range p.Mounts {
+		if _, err := ParseMount(m.Path + "=" + m.Folder); err != nil {
+			return err
+		}
 	}
 	for _, e := range p.AllowedExtensions {
 		if e == "" || strings.ContainsAny(e, "/*?[") {

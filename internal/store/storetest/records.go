@@ -131,6 +131,21 @@ func serviceOps(s *store.Store) ops[ferry.Service] {
 	}
 }
 
+func folderOps(s *store.Store) ops[ferry.Folder] {
+	return ops[ferry.Folder]{
+		kind: "folder", create: s.CreateFolder, get: s.GetFolder, list: s.ListFolders,
+		update: s.UpdateFolder, del: s.DeleteFolder, count: s.CountFolders,
+		sample: func(name string) *ferry.Folder {
+			return &ferry.Folder{Name: name, Path: "/srv/shared/" + name, Description: "shared"}
+		},
+		change: func(v *ferry.Folder) { v.Path = "/srv/moved" },
+		head: func(v *ferry.Folder) *head {
+			return &head{&v.ID, &v.Name, &v.CreatedAt, &v.UpdatedAt, &v.Version,
+				func() { *v = ferry.Folder{Name: v.Name} }}
+		},
+	}
+}
+
 // testRecords checks create, get, update, delete and count for one type.
 func testRecords[T any](t *testing.T, s *store.Store, o ops[T]) {
 	ctx := t.Context()

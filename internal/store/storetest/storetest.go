@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Groups", func(t *testing.T, s *store.Store) { testRecords(t, s, groupOps(s)) }},
 		{"Admins", func(t *testing.T, s *store.Store) { testRecords(t, s, adminOps(s)) }},
 		{"Services", func(t *testing.T, s *store.Store) { testRecords(t, s, serviceOps(s)) }},
+		{"Folders", func(t *testing.T, s *store.Store) { testRecords(t, s, folderOps(s)) }},
 		{"List", testList},
 		{"JSONRoundTrip", testJSONRoundTrip},
 		{"Times", testTimes},
