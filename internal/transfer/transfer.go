@@ -1,0 +1,542 @@
+// Package transfer is Ferry's copy engine, the client side of a managed
+// file transfer: it expands sources (globs, recursion), copies each file
+// between any two remote.FS locations through a temporary name, resumes
+// interrupted files from where they stopped, verifies by size and by hash
+// where the servers offer one, renames into place on success, and retries
+// transient failures on a fresh connection. The CLI (ferry copy) and, later,
+// scheduled transfers use it. It imports remote, never a server package.
+package transfer
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/remote"
+)
+
+// Verify modes.
+const (
+	VerifyAuto = "auto" // hash when both sides offer one and one is remote, else size
+	VerifySize = "size"
+	VerifyHash = "hash" // a missing hash capability fails the file
+	VerifyNone = "none"
+)
+
+// DefaultTempSuffix is appended to a file's name while it is being written.
+const DefaultTempSuffix = ".ferry-part"
+
+// Options control a copy.
+type Options struct {
+	// Dial connects to a location; connections are reused per location.
+	Dial func(ctx context.Context, l remote.Location) (remote.FS, error)
+	// Recursive copies directories.
+	Recursive bool
+	// Verify is one of the Verify* modes (default auto).
+	Verify string
+	// NoTemp writes the final name directly instead of a temporary name
+	// renamed on success (for servers that forbid rename).
+	NoTemp bool
+	// TempSuffix overrides DefaultTempSuffix.
+	TempSuffix string
+	// NoResume restarts interrupted files from the beginning.
+	NoResume bool
+	// SkipExisting leaves a destination file that already has the
+	// source's size.
+	SkipExisting bool
+	// RemoveSource deletes each source file after its verified copy (a
+	// move).
+	RemoveSource bool
+	// Retries is how many times a file is retried after a transient
+	// failure, on a new connection, resuming (default 0).
+	Retries int
+	// Backoff is the first wait between attempts, doubled each time
+	// (default 1s).
+	Backoff time.Duration
+	// Progress, when set, is told about each file.
+	Progress Progress
+	Logger   *slog.Logger
+}
+
+// Progress receives per-file progress. Calls come from one goroutine.
+type Progress interface {
+	Start(src string, size, offset int64)
+	Add(n int64)
+	Done(r Result)
+}
+
+// Result is the outcome of one file.
+type Result struct {
+	Src, Dst string // display forms (no passwords)
+	Size     int64
+	Resumed  int64  // bytes kept from an earlier attempt
+	Hash     string // "sha256:hex" when verified by hash
+	Skipped  bool
+	Attempts int
+	Elapsed  time.Duration
+	Err      error
+}
+
+// UsageError is a problem with what was asked (not with a file).
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, a ...any) error { return UsageError{fmt.Errorf(format, a...)} }
+
+// job is one file to copy.
+type job struct {
+	src, dst remote.Location
+	size     int64
+}
+
+// Copier runs copies with a connection pool.
+type Copier struct {
+	o     Options
+	conns map[string]remote.FS
+}
+
+// New returns a Copier.
+func New(o Options) *Copier {
+	o.Verify = cmp.Or(o.Verify, VerifyAuto)
+	o.TempSuffix = cmp.Or(o.TempSuffix, DefaultTempSuffix)
+	o.Backoff = cmp.Or(o.Backoff, time.Second)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Dial == nil {
+		o.Dial = func(ctx context.Context, l remote.Location) (remote.FS, error) {
+			return remote.Dial(ctx, l, remote.Options{})
+		}
+	}
+	return &Copier{o: o, conns: map[string]remote.FS{}}
+}
+
+// Close closes every pooled connection.
+func (c *Copier) Close() error {
+	for k, f := range c.conns {
+		f.Close()
+		delete(c.conns, k)
+	}
+	return nil
+}
+
+// key names a pooled connection: sources and the destination never share
+// one, so a copy within one FTP server has a control connection per side.
+func key(l remote.Location, role string) string {
+	if l.Scheme == "file" {
+		return "file"
+	}
+	return role + " " + l.Scheme + "://" + l.User + "@" + l.Host
+}
+
+const (
+	roleSrc = "src"
+	roleDst = "dst"
+)
+
+// conn returns the pooled connection for a location, dialling it first.
+func (c *Copier) conn(ctx context.Context, l remote.Location, role string) (remote.FS, error) {
+	k := key(l, role)
+	if f, ok := c.conns[k]; ok {
+		return f, nil
+	}
+	f, err := c.o.Dial(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	c.conns[k] = f
+	return f, nil
+}
+
+// drop forgets (and closes) a location's connection after a failure.
+func (c *Copier) drop(l remote.Location, role string) {
+	k := key(l, role)
+	if f, ok := c.conns[k]; ok {
+		f.Close()
+		delete(c.conns, k)
+	}
+}
+
+// Copy copies every source to dst and returns one Result per file. The
+// error is a UsageError for requests that cannot mean anything (several
+// sources to one file…) or a failure to reach a location; per-file
+// failures are in the results.
+func (c *Copier) Copy(ctx context.Context, srcs []remote.Location, dst remote.Location) ([]Result, error) {
+	if dst.Scheme == "http" || dst.Scheme == "https" {
+		return nil, usagef("%s: plain HTTP(S) is a read-only source; use webdav:// or webdavs:// to upload", dst)
+	}
+	dfs, err := c.conn(ctx, dst, roleDst)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dst, err)
+	}
+	dstEntry, dstErr := dfs.Stat(ctx, dst.Path)
+	dstIsDir := dstErr == nil && dstEntry.Dir
+	if dstErr != nil && !errors.Is(dstErr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dst, dstErr)
+	}
+	var (
+		jobs    []job
+		results []Result
+	)
+	multi := len(srcs) > 1
+	for _, s := range srcs {
+		items, err := c.expand(ctx, s)
+		if err != nil {
+			results = append(results, Result{Src: s.String(), Dst: dst.String(), Err: err})
+			continue
+		}
+		if len(items) > 1 || hasMeta(path.Base(s.Path)) {
+			multi = true
+		}
+		for _, it := range items {
+			js, err := c.plan(ctx, it, s, dst, dstIsDir || dst.Dir || multi)
+			if err != nil {
+				results = append(results, Result{Src: it.loc.String(), Dst: dst.String(), Err: err})
+				continue
+			}
+			jobs = append(jobs, js...)
+		}
+	}
+	if multi && dstErr == nil && !dstIsDir {
+		return nil, usagef("%s is a file; several sources need a directory", dst)
+	}
+	if (multi || dst.Dir) && !dstIsDir && len(jobs) > 0 {
+		if err := remote.MkdirAll(ctx, dfs, dst.Path); err != nil {
+			return nil, fmt.Errorf("%s: %w", dst, err)
+		}
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			results = append(results, Result{Src: j.src.String(), Dst: j.dst.String(), Err: ctx.Err()})
+			continue
+		}
+		results = append(results, c.copyWithRetries(ctx, j))
+	}
+	return results, nil
+}
+
+type item struct {
+	loc   remote.Location
+	entry remote.Entry
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// expand turns a source into files and directories: a glob in the last
+// element is matched against its directory's listing.
+func (c *Copier) expand(ctx context.Context, s remote.Location) ([]item, error) {
+	f, err := c.conn(ctx, s, roleSrc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s, err)
+	}
+	base := path.Base(s.Path)
+	if !hasMeta(base) {
+		e, err := f.Stat(ctx, s.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+		return []item{{loc: s, entry: e}}, nil
+	}
+	if _, err := path.Match(base, ""); err != nil {
+		return nil, usagef("%s: bad pattern %q", s, base)
+	}
+	dir := s
+	dir.Path = path.Dir(s.Path)
+	if s.Scheme == "file" {
+		dir.Path = parentLocal(s.Path)
+	}
+	es, err := f.List(ctx, dir.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	var out []item
+	for _, e := range es {
+		if ok, _ := path.Match(base, e.Name); ok && !strings.HasSuffix(e.Name, c.o.TempSuffix) {
+			out = append(out, item{loc: dir.Join(e.Name), entry: e})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no file matches: %w", s, fs.ErrNotExist)
+	}
+	return out, nil
+}
+
+// plan maps one source item to its file jobs.
+func (c *Copier) plan(ctx context.Context, it item, given, dst remote.Location, intoDir bool) ([]job, error) {
+	if !it.entry.Dir {
+		d := dst
+		if intoDir {
+			d = dst.Join(it.entry.Name)
+		}
+		return []job{{src: it.loc, dst: d, size: it.entry.Size}}, nil
+	}
+	if !c.o.Recursive {
+		return nil, fmt.Errorf("%s is a directory (use --recursive)", it.loc)
+	}
+	// "dir/" copies the contents; "dir" copies the directory itself when
+	// the destination is a directory.
+	d := dst
+	if intoDir && !(given.Dir && it.loc.Path == given.Path) {
+		d = dst.Join(it.entry.Name)
+	}
+	var jobs []job
+	err := c.walk(ctx, it.loc, d, &jobs)
+	return jobs, err
+}
+
+func (c *Copier) walk(ctx context.Context, src, dst remote.Location, jobs *[]job) error {
+	f, err := c.conn(ctx, src, roleSrc)
+	if err != nil {
+		return err
+	}
+	es, err := f.List(ctx, src.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	dfs, err := c.conn(ctx, dst, roleDst)
+	if err != nil {
+		return err
+	}
+	if err := remote.MkdirAll(ctx, dfs, dst.Path); err != nil {
+		return fmt.Errorf("%s: %w", dst, err)
+	}
+	for _, e := range es {
+		if strings.HasSuffix(e.Name, c.o.TempSuffix) {
+			continue
+		}
+		if e.Dir {
+			if err := c.walk(ctx, src.Join(e.Name), dst.Join(e.Name), jobs); err != nil {
+				return err
+			}
+			continue
+		}
+		*jobs = append(*jobs, job{src: src.Join(e.Name), dst: dst.Join(e.Name), size: e.Size})
+	}
+	return nil
+}
+
+func (c *Copier) copyWithRetries(ctx context.Context, j job) Result {
+	start := time.Now()
+	wait := c.o.Backoff
+	var r Result
+	for attempt := 1; ; attempt++ {
+		r = c.copyFile(ctx, j)
+		r.Attempts = attempt
+		if r.Err == nil || attempt > c.o.Retries || !remote.Transient(r.Err) || ctx.Err() != nil {
+			break
+		}
+		c.o.Logger.Info("retrying", "src", j.src.String(), "attempt", attempt+1, "error", r.Err)
+		c.drop(j.src, roleSrc)
+		c.drop(j.dst, roleDst)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	r.Elapsed = time.Since(start)
+	if c.o.Progress != nil {
+		c.o.Progress.Done(r)
+	}
+	return r
+}
+
+// copyFile copies one file: resume from the temporary file, copy, verify,
+// rename into place.
+func (c *Copier) copyFile(ctx context.Context, j job) Result {
+	r := Result{Src: j.src.String(), Dst: j.dst.String(), Size: j.size}
+	fail := func(err error) Result {
+		r.Err = err
+		return r
+	}
+	sfs, err := c.conn(ctx, j.src, roleSrc)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", j.src, err))
+	}
+	dfs, err := c.conn(ctx, j.dst, roleDst)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", j.dst, err))
+	}
+	if se, err := sfs.Stat(ctx, j.src.Path); err == nil {
+		j.size, r.Size = se.Size, se.Size
+	} else {
+		return fail(fmt.Errorf("%s: %w", j.src, err))
+	}
+	if c.o.SkipExisting {
+		if de, err := dfs.Stat(ctx, j.dst.Path); err == nil && !de.Dir && de.Size == j.size {
+			r.Skipped = true
+			return r
+		}
+	}
+	tmp := j.dst
+	if !c.o.NoTemp {
+		tmp.Path += c.o.TempSuffix
+	}
+	var off int64
+	if !c.o.NoResume && !c.o.NoTemp {
+		if te, err := dfs.Stat(ctx, tmp.Path); err == nil && !te.Dir && te.Size <= j.size {
+			off = te.Size
+		}
+	}
+	if c.o.Progress != nil {
+		c.o.Progress.Start(r.Src, j.size, off)
+	}
+	if off < j.size || off == 0 {
+		n, err := c.stream(ctx, sfs, dfs, j, tmp.Path, &off)
+		if err != nil {
+			return fail(err)
+		}
+		if off+n != j.size {
+			return fail(fmt.Errorf("%s: copied %d bytes, the source has %d (did it change during the copy?)", j.src, off+n, j.size))
+		}
+	}
+	r.Resumed = off
+	sum, err := c.verify(ctx, sfs, dfs, j, tmp.Path)
+	if err != nil {
+		if errors.Is(err, errMismatch) {
+			dfs.Remove(ctx, tmp.Path) // corrupt: the next attempt starts over
+		}
+		return fail(err)
+	}
+	r.Hash = sum
+	if tmp.Path != j.dst.Path {
+		if err := dfs.Rename(ctx, tmp.Path, j.dst.Path); err != nil {
+			return fail(fmt.Errorf("%s: rename into place: %w", j.dst, err))
+		}
+	}
+	if c.o.RemoveSource {
+		if err := sfs.Remove(ctx, j.src.Path); err != nil {
+			return fail(fmt.Errorf("%s: copied, but removing the source failed: %w", j.src, err))
+		}
+	}
+	return r
+}
+
+// stream copies from *off to the end; if the destination cannot continue
+// at an offset it starts over and sets *off to 0.
+func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp string, off *int64) (int64, error) {
+	w, err := dfs.Create(ctx, tmp, *off)
+	if err != nil && *off > 0 && errors.Is(err, errors.ErrUnsupported) {
+		*off = 0
+		if c.o.Progress != nil {
+			c.o.Progress.Start(j.src.String(), j.size, 0)
+		}
+		w, err = dfs.Create(ctx, tmp, 0)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", j.dst, err)
+	}
+	rd, err := sfs.Open(ctx, j.src.Path, *off)
+	if err != nil {
+		w.Abort()
+		return 0, fmt.Errorf("%s: %w", j.src, err)
+	}
+	n, err := copyData(w, rd, c.o.Progress)
+	if err != nil {
+		rd.Close()
+		w.Abort()
+		return n, fmt.Errorf("%s -> %s: %w", j.src, j.dst, err)
+	}
+	if err := rd.Close(); err != nil {
+		w.Abort()
+		return n, fmt.Errorf("%s: %w", j.src, err)
+	}
+	if err := w.Close(); err != nil {
+		return n, fmt.Errorf("%s: %w", j.dst, err)
+	}
+	return n, nil
+}
+
+var errMismatch = errors.New("verification failed")
+
+// verify checks the written file's size and, when asked and possible, its
+// SHA-256 against the source's.
+func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp string) (string, error) {
+	if c.o.Verify == VerifyNone {
+		return "", nil
+	}
+	de, err := dfs.Stat(ctx, tmp)
+	if err != nil {
+		return "", fmt.Errorf("%s: verify: %w", j.dst, err)
+	}
+	if de.Size != j.size {
+		return "", fmt.Errorf("%s: %w: size %d, source %d", j.dst, errMismatch, de.Size, j.size)
+	}
+	if c.o.Verify == VerifySize {
+		return "", nil
+	}
+	sh, sok := sfs.(remote.Hasher)
+	dh, dok := dfs.(remote.Hasher)
+	bothLocal := j.src.Scheme == "file" && j.dst.Scheme == "file"
+	if !sok || !dok || (c.o.Verify == VerifyAuto && bothLocal) {
+		if c.o.Verify == VerifyHash {
+			return "", fmt.Errorf("%s: verify: no hash on one side: %w", j.dst, errors.ErrUnsupported)
+		}
+		return "", nil
+	}
+	ds, err := dh.Hash(ctx, tmp, "sha256")
+	if err == nil {
+		var ss []byte
+		ss, err = sh.Hash(ctx, j.src.Path, "sha256")
+		if err == nil {
+			if !bytes.Equal(ss, ds) {
+				return "", fmt.Errorf("%s: %w: sha256 %x, source %x", j.dst, errMismatch, ds, ss)
+			}
+			return fmt.Sprintf("sha256:%x", ds), nil
+		}
+	}
+	if c.o.Verify == VerifyHash || !errors.Is(err, errors.ErrUnsupported) {
+		return "", fmt.Errorf("%s: verify: %w", j.dst, err)
+	}
+	return "", nil
+}
+
+// copyData moves bytes with whichever side can do it best: a reader that
+// writes itself out (SFTP concurrent reads), a writer that reads itself in
+// (SFTP concurrent writes), else a large buffer.
+func copyData(w remote.Writer, r io.Reader, p Progress) (int64, error) {
+	cw := &countWriter{w: w, p: p}
+	if wt, ok := r.(io.WriterTo); ok {
+		return wt.WriteTo(cw)
+	}
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(&countReader{r: r, p: p})
+	}
+	return io.CopyBuffer(cw, r, make([]byte, 256<<10))
+}
+
+type countWriter struct {
+	w io.Writer
+	p Progress
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	if c.p != nil {
+		c.p.Add(int64(n))
+	}
+	return n, err
+}
+
+type countReader struct {
+	r io.Reader
+	p Progress
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if c.p != nil {
+		c.p.Add(int64(n))
+	}
+	return n, err
+}
