@@ -92,6 +92,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(newInitCmd(e), newServeCmd(e), newUserCmd(e), newGroupCmd(e), newAdminCmd(e),
 		newServiceCmd(e), newWhoCmd(e), newKickCmd(e), newReloadCmd(e), newStatusCmd(e),
 		newConfigCmd(e), newVersionCmd(e), newBanCmd(e))
+	root.AddCommand(newCopyCmds(e)...)
 	// Unknown subcommands are usage errors too.
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
