@@ -73,6 +73,8 @@ type Options struct {
 	// FailureDelay is waited before a failed login returns, so guessing is
 	// slow and every failure looks alike.
 	FailureDelay time.Duration
+	// HomeDirs are created inside every home at login (e.g. in, out).
+	HomeDirs []string
 }
 
 // Engine authenticates users and opens sessions.
@@ -209,6 +211,8 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 		if !auth.MatchKey(u.PublicKeys, req.PublicKey) {
 			return nil, "public key not authorized", fail
 		}
+	} else if ferry.Bool(u.Policy.Anonymous) {
+		method = "anonymous" // any password; rights come from the account's rules
 	} else if !e.verifyPassword(u, req.Password) {
 		return nil, "wrong password", fail
 	}
@@ -256,7 +260,7 @@ func (e *Engine) Open(ctx context.Context, g *Grant, req LoginRequest) (*Session
 			Remote: req.Remote.String(), Service: req.Service, Status: err.Error()})
 		return nil, err
 	}
-	fsys, err := e.storage.OpenFS(ctx, g.user.Home, e.create)
+	fsys, err := e.openTree(ctx, g.view)
 	if err != nil {
 		e.log.Error("cannot open home", ferry.LogUser, g.user.Name, "home", g.user.Home, "err", err)
 		return nil, fmt.Errorf("core: user %q: home unavailable: %w", g.user.Name, ferry.ErrAuth)

@@ -159,7 +159,7 @@ func (s *Session) Remove(ctx context.Context, p string) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("core: delete %q: %w", vp, err)
-	} else if fi.Mode().IsRegular() {
+	} else if fi.Mode().IsRegular() && !s.inFolder(name) {
 		s.addUsage(ctx, -fi.Size(), -1)
 	}
 	return s.opDone(ferry.EventDelete, vp, "", err)

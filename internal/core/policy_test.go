@@ -331,3 +331,82 @@ func TestRefreshDisconnectsDisabledUsers(t *testing.T) {
 		t.Fatal("session of a disabled user still live after Refresh")
 	}
 }
+
+func TestVirtualFoldersAndRenameOnConflict(t *testing.T) {
+	t.Parallel()
+	mount := ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.Mounts = []ferry.Mount{{Path: "/shared", Folder: "common"}, {Path: "/ref/docs", Folder: "docs", ReadOnly: true}}
+		p.RenameOnConflict = ptr(true)
+		p.QuotaBytes = ptr(int64(1 << 20))
+	})
+	env := ferrytest.NewEngine(t, ferrytest.User("a", "pw", mount), ferrytest.User("b", "pw", mount))
+	common, docs := t.TempDir(), t.TempDir()
+	env.Users.PutFolder(&ferry.Folder{Name: "common", Path: common})
+	env.Users.PutFolder(&ferry.Folder{Name: "docs", Path: docs})
+	os.WriteFile(docs+"/manual.txt", []byte("read me"), 0o644)
+	ctx := context.Background()
+	a, b := login(t, env, "a", "pw"), login(t, env, "b", "pw")
+	if err := upload(t, a, "/shared/from-a.txt", []byte("hello b")); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := b.OpenRead(ctx, "/shared/from-a.txt", 0)
+	if err != nil {
+		t.Fatalf("b reads what a put in the shared folder: %v", err)
+	}
+	got, _ := io.ReadAll(dl)
+	dl.Close()
+	if string(got) != "hello b" {
+		t.Fatalf("b read %q", got)
+	}
+	if err := upload(t, b, "/ref/docs/x.txt", []byte("x")); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("upload to a read-only folder: %v", err)
+	}
+	var names []string
+	for fi, err := range a.List(ctx, "/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, fi.Name())
+	}
+	sort.Strings(names)
+	if strings.Join(names, ",") != "ref,shared" {
+		t.Errorf("a's root lists %v, want the mount points", names)
+	}
+	if err := a.Rename(ctx, "/shared/from-a.txt", "/mine.txt"); err == nil {
+		t.Error("rename across folders succeeded")
+	}
+	// Rename on conflict: the second upload of the same name is kept as a.1.txt.
+	if err := upload(t, a, "/report.txt", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	up, err := a.OpenWrite(ctx, "/report.txt", core.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("two"))
+	if err := up.Commit(); err != nil || up.Path() != "/report.1.txt" {
+		t.Fatalf("conflicting upload went to %q: %v", up.Path(), err)
+	}
+	if b1, _ := os.ReadFile(env.Home("a", "report.txt")); string(b1) != "one" {
+		t.Errorf("original overwritten: %q", b1)
+	}
+	// Files in folders do not count in the user's quota.
+	bytes, files, _, _ := env.Usage.GetUsage(ctx, "a")
+	if bytes != 6 || files != 2 {
+		t.Errorf("a's usage = %d bytes %d files, want 6 and 2 (the shared file excluded)", bytes, files)
+	}
+}
+
+func TestAnonymousAcceptsAnyPassword(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("anonymous", "", ferrytest.Perm("/=list,download"),
+		ferrytest.WithPolicy(func(p *ferry.Policy) { p.Anonymous = ptr(true) })))
+	s, err := env.Engine.Login(context.Background(), core.LoginRequest{Protocol: ferry.FTP, User: "anonymous", Password: "guest@example.com"})
+	if err != nil {
+		t.Fatalf("anonymous login: %v", err)
+	}
+	defer s.Close()
+	if err := upload(t, s, "/x", []byte("x")); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("anonymous upload: %v", err)
+	}
+}

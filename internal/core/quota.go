@@ -29,7 +29,7 @@ func (s *Session) usage(ctx context.Context) (bytes, files int64, err error) {
 			return 0, 0, err
 		}
 		if !scanned {
-			if b, f, err = scanUsage(ctx, s.fs); err != nil {
+			if b, f, err = s.scanHome(ctx); err != nil {
 				return 0, 0, err
 			}
 			if err := s.eng.opts.Usage.SetUsage(ctx, st.name, b, f, s.eng.now()); err != nil {
@@ -106,6 +106,17 @@ func (s *Session) checkFreeSpace(ctx context.Context, vp string) error {
 		return fmt.Errorf("core: upload %q: storage has %d%% free, uploads need %d%%: %w", vp, free, minFree, ferry.ErrQuota)
 	}
 	return nil
+}
+
+// scanHome counts the home without the mounted folders.
+func (s *Session) scanHome(ctx context.Context) (int64, int64, error) {
+	u := s.view().user
+	home, err := s.eng.storage.OpenFS(ctx, u.Home, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer home.Close()
+	return scanUsage(ctx, home)
 }
 
 // Rescan walks a user's home and records its usage.

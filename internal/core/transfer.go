@@ -208,6 +208,13 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 		return nil, fmt.Errorf("core: upload /: %w", ferry.ErrIsDir)
 	}
 	var existing int64 = -1
+	if fi, err := s.fs.Stat(ctx, name); err == nil && !fi.IsDir() && o.Offset == 0 && !o.Append && !o.InPlace &&
+		ferry.Bool(s.view().pol.RenameOnConflict) {
+		// Keep the existing file; this upload gets the next free name.
+		if vp, name, err = s.freeName(ctx, vp); err != nil {
+			return nil, err
+		}
+	}
 	if fi, err := s.fs.Stat(ctx, name); err == nil {
 		if fi.IsDir() {
 			return nil, fmt.Errorf("core: upload %q: %w", vp, ferry.ErrIsDir)
@@ -338,6 +345,10 @@ func (u *Upload) grow(end int64) error {
 	}
 }
 
+// Path is the virtual path the upload will have: the requested one, or
+// the free name chosen by rename-on-conflict.
+func (u *Upload) Path() string { return u.vp }
+
 // Write appends bytes at the current offset.
 func (u *Upload) Write(p []byte) (int, error) {
 	if err := u.grow(u.end.Load() + int64(len(p))); err != nil {
@@ -415,7 +426,7 @@ func (u *Upload) Commit() error {
 		}
 		if err != nil {
 			err = fmt.Errorf("core: upload %q: %w", u.vp, err)
-		} else if u.s.quotaActive() {
+		} else if u.s.quotaActive() && !u.s.inFolder(u.name) {
 			if fi, serr := u.s.fs.Stat(u.s.ctx, u.name); serr == nil {
 				files := int64(0)
 				if u.existing < 0 {

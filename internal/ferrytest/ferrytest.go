@@ -25,9 +25,28 @@ import (
 
 // Users is an in-memory core.UserSource.
 type Users struct {
-	mu     sync.RWMutex
-	users  map[string]*ferry.User
-	groups map[string]*ferry.Group
+	mu      sync.RWMutex
+	users   map[string]*ferry.User
+	groups  map[string]*ferry.Group
+	folders map[string]*ferry.Folder
+}
+
+// GetFolder returns a copy of the named virtual folder.
+func (u *Users) GetFolder(_ context.Context, name string) (*ferry.Folder, error) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if x, ok := u.folders[name]; ok {
+		c := *x
+		return &c, nil
+	}
+	return nil, fmt.Errorf("folder %q: %w", name, ferry.ErrNotFound)
+}
+
+// PutFolder adds or replaces a virtual folder.
+func (u *Users) PutFolder(f *ferry.Folder) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.folders[f.Name] = f
 }
 
 // GetUser returns a copy of the named user.
@@ -202,7 +221,7 @@ func (u *Usage) SetUsage(_ context.Context, user string, b, f int64, _ time.Time
 func NewEngineWith(t testing.TB, change func(*core.Options), users ...UserSpec) *Env {
 	t.Helper()
 	root := t.TempDir()
-	env := &Env{Users: &Users{users: map[string]*ferry.User{}, groups: map[string]*ferry.Group{}}, Root: root}
+	env := &Env{Users: &Users{users: map[string]*ferry.User{}, groups: map[string]*ferry.Group{}, folders: map[string]*ferry.Folder{}}, Root: root}
 	for _, spec := range users {
 		env.AddUser(t, spec)
 	}
