@@ -62,7 +62,10 @@ func TestImportRules(t *testing.T) {
 			}
 			for _, d := range p.deps {
 				for _, lib := range protocolLibs {
-					if d == lib {
+					// The event sinks under events/ (webhooks, metrics) speak
+					// HTTP by nature; the bus itself stays free of it.
+					sink := strings.HasPrefix(name, mod+"events/") && lib == "net/http"
+					if d == lib && !sink {
 						t.Errorf("%s depends on protocol library %s", name, lib)
 					}
 				}

@@ -43,4 +43,5 @@ type Event struct {
 	Status   string        `json:"status,omitempty"` // "ok" or the error text
 	Service  string        `json:"service,omitempty"`
 	Detail   string        `json:"detail,omitempty"`
+	SHA256   string        `json:"sha256,omitempty"` // hex digest of an uploaded file, when computed
 }
