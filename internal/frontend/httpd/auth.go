@@ -74,8 +74,10 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, face strin
 // clients send credentials on every request, and one core session per
 // client keeps `ferry who` and the event log readable. An entry is keyed
 // by protocol, user, password and client IP, lives while requests use it
-// and ttl after the last one; a failed login is never cached, so each one
-// reaches core. A kicked session leaves the cache at once.
+// for at most ttl from the login (then the next request logs in again,
+// which core's verified-password cache keeps cheap); a failed login is
+// never cached, so each one reaches core. A kicked session leaves the
+// cache at once.
 type sessionCache struct {
 	eng *core.Engine
 	ttl time.Duration
@@ -85,11 +87,12 @@ type sessionCache struct {
 }
 
 type cachedSession struct {
-	key  [32]byte
-	sess *core.Session
-	refs int
-	last time.Time
-	dead bool
+	key     [32]byte
+	sess    *core.Session
+	refs    int
+	created time.Time
+	last    time.Time
+	dead    bool
 }
 
 func newSessionCache(eng *core.Engine, ttl time.Duration, now func() time.Time) *sessionCache {
@@ -119,20 +122,23 @@ func (c *sessionCache) acquire(ctx context.Context, req core.LoginRequest) (*cor
 	}
 	key := credKey(req)
 	c.mu.Lock()
-	if e, ok := c.m[key]; ok && !e.dead && e.sess.Context().Err() == nil {
-		e.refs++
-		c.mu.Unlock()
-		return e.sess, func() { c.release(e) }, nil
+	if e, ok := c.m[key]; ok {
+		if c.usable(e) {
+			e.refs++
+			c.mu.Unlock()
+			return e.sess, func() { c.release(e) }, nil
+		}
+		c.retire(e)
 	}
 	c.mu.Unlock()
-	e := &cachedSession{key: key}
+	e := &cachedSession{key: key, created: c.now()}
 	req.Disconnect = func() { c.drop(e) }
 	sess, err := c.eng.Login(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
 	c.mu.Lock()
-	if old, ok := c.m[key]; ok && !old.dead && old.sess.Context().Err() == nil {
+	if old, ok := c.m[key]; ok && c.usable(old) {
 		// Another request logged in meanwhile: use its session.
 		old.refs++
 		c.mu.Unlock()
@@ -143,6 +149,24 @@ func (c *sessionCache) acquire(ctx context.Context, req core.LoginRequest) (*cor
 	c.m[key] = e
 	c.mu.Unlock()
 	return sess, func() { c.release(e) }, nil
+}
+
+// usable reports whether a cached session may serve another request: it
+// is alive and younger than ttl, so that a password change, a disabled
+// account or new permissions apply within ttl even to a busy client. The
+// caller holds mu.
+func (c *sessionCache) usable(e *cachedSession) bool {
+	return !e.dead && e.sess.Context().Err() == nil && c.now().Sub(e.created) < c.ttl
+}
+
+// retire takes e out of the cache; it closes when its last request ends.
+// The caller holds mu.
+func (c *sessionCache) retire(e *cachedSession) {
+	delete(c.m, e.key)
+	e.dead = true
+	if e.refs == 0 {
+		go e.sess.Close()
+	}
 }
 
 func (c *sessionCache) release(e *cachedSession) {
@@ -176,7 +200,7 @@ func (c *sessionCache) sweep() {
 	var idle []*core.Session
 	c.mu.Lock()
 	for k, e := range c.m {
-		if e.refs == 0 && now.Sub(e.last) >= c.ttl {
+		if e.refs == 0 && (now.Sub(e.last) >= c.ttl || now.Sub(e.created) >= c.ttl) {
 			delete(c.m, k)
 			e.dead = true
 			idle = append(idle, e.sess)

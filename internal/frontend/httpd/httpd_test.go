@@ -456,3 +456,18 @@ func TestTraversalRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthCacheHonoursPasswordChange(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "old"))
+	now := newClock()
+	base := startServer(t, env, func(o *Options) { o.Now = now.Now; o.AuthCacheTTL = 30 * time.Second })
+	resp, body := do(t, "PROPFIND", base+"/dav/", "alice", "old", nil, "Depth", "0")
+	wantStatus(t, "old password", resp, body, http.StatusMultiStatus)
+	env.AddUser(t, ferrytest.User("alice", "new"))
+	now.Advance(31)
+	resp, body = do(t, "PROPFIND", base+"/dav/", "alice", "old", nil, "Depth", "0")
+	wantStatus(t, "old password after a change and the cache TTL", resp, body, http.StatusUnauthorized)
+	resp, body = do(t, "PROPFIND", base+"/dav/", "alice", "new", nil, "Depth", "0")
+	wantStatus(t, "new password", resp, body, http.StatusMultiStatus)
+}
