@@ -32,7 +32,12 @@ var dirSeq atomic.Int64
 // freshDir makes an empty directory for one subtest through the client.
 func freshDir(t *testing.T, f remote.FS) string {
 	t.Helper()
-	d := fmt.Sprintf("/t%d", dirSeq.Add(1))
+	return freshDirUnder(t, f, "/")
+}
+
+func freshDirUnder(t *testing.T, f remote.FS, parent string) string {
+	t.Helper()
+	d := fmt.Sprintf("%st%d", parent, dirSeq.Add(1))
 	if err := f.Mkdir(context.Background(), d); err != nil {
 		t.Fatalf("Mkdir(%s): %v", d, err)
 	}
@@ -153,3 +158,5 @@ func TestParse(t *testing.T) {
 		t.Errorf("Parse without host = %v (must fail without the password)", err)
 	}
 }
+
+func isAuth(err error) bool { return errors.Is(err, remote.ErrAuth) }

@@ -39,7 +39,7 @@ func dialDAV(ctx context.Context, l Location, pass string, o Options) (*davFS, e
 	f := &davFS{hc: &http.Client{Transport: tr}, base: url.URL{Scheme: scheme, Host: l.Host},
 		user: l.User, pass: pass, dav: strings.HasPrefix(l.Scheme, "webdav")}
 	// Check the address and the credentials now, not at the first file.
-	req, err := f.req(ctx, http.MethodOptions, "/", nil)
+	req, err := f.req(ctx, http.MethodOptions, l.Path, nil)
 	if err != nil {
 		return nil, err
 	}
