@@ -140,6 +140,10 @@ type LoginRequest struct {
 	// Disconnect is called when the session is kicked or the engine shuts
 	// down; the front end closes the connection.
 	Disconnect func()
+	// Probe marks a question rather than an attempt: an SSH client asking
+	// which of its keys would be accepted. A refusal is neither scored by
+	// the defender nor delayed nor published.
+	Probe bool
 }
 
 // Grant is a successful authentication, before a session is opened. SSH
@@ -167,6 +171,10 @@ func (e *Engine) Login(ctx context.Context, req LoginRequest) (*Session, error) 
 // wrapping ferry.ErrAuth; the reason is logged and published, never returned.
 func (e *Engine) Authenticate(ctx context.Context, req LoginRequest) (*Grant, error) {
 	g, reason, err := e.authenticate(ctx, req)
+	if err != nil && req.Probe {
+		e.log.Debug("public key not accepted", ferry.LogUser, req.User, ferry.LogRemote, req.Remote.String(), "reason", reason)
+		return nil, err
+	}
 	if err != nil {
 		if e.opts.Defender != nil {
 			score := 1

@@ -73,6 +73,10 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	c.w = bufio.NewWriterSize(nc, 4096)
+	if err := s.eng.Admit(c.remote.Addr()); err != nil {
+		c.log.Info("connection refused", "err", err)
+		return // banned: no reply, no work
+	}
 	ok, why := s.admit(c)
 	if !ok {
 		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))

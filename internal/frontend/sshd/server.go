@@ -179,6 +179,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if err := s.eng.Admit(addrPort(c.RemoteAddr()).Addr()); err != nil {
+			s.log.Info("connection refused", ferry.LogRemote, c.RemoteAddr().String(), "err", err)
+			c.Close()
+			continue
+		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -259,6 +264,7 @@ func (a *authState) keyboardInteractive(cm ssh.ConnMetadata, client ssh.Keyboard
 func (a *authState) publicKey(cm ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	req := a.request(cm.User())
 	req.PublicKey = key.Marshal()
+	req.Probe = true // clients offer several keys; only a proven one logs in
 	g, err := a.s.eng.Authenticate(a.ctx, req)
 	if err != nil {
 		return nil, errAuthFailed

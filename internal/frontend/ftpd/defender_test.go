@@ -1,0 +1,81 @@
+package ftpd
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/auth"
+	"github.com/ferrymft/ferry/internal/core"
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/ferrytest"
+	"github.com/ferrymft/ferry/internal/ftpwire"
+)
+
+type memBans struct{ bans []ferry.Ban }
+
+func (m *memBans) AddBan(_ context.Context, b *ferry.Ban) error {
+	m.bans = append(m.bans, *b)
+	return nil
+}
+
+func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) { return m.bans, nil }
+
+// dialFrom connects from a chosen loopback source address and reads the
+// greeting; it returns the reply code (0 when the server closed at once).
+func dialFrom(t *testing.T, src, addr string) (net.Conn, *bufio.Reader, int) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial from %s: %v", src, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	rep, err := ftpwire.ReadReply(r)
+	if err != nil {
+		return c, r, 0
+	}
+	return c, r, rep.Code
+}
+
+// TestDefenderBansOneAddress: after repeated failed logins from 127.0.0.2
+// that address is refused at connect time while 127.0.0.1 keeps working.
+func TestDefenderBansOneAddress(t *testing.T) {
+	t.Parallel()
+	bans := &memBans{}
+	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
+		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: 4})
+	}, ferrytest.User("alice", "pw"))
+	addr := start(t, env, Options{TLSMode: TLSOff})
+
+	c, r, code := dialFrom(t, "127.0.0.2", addr)
+	if code != 220 {
+		t.Fatalf("greeting from 127.0.0.2 = %d", code)
+	}
+	for i := range 4 {
+		c.Write([]byte("USER alice\r\n"))
+		ftpwire.ReadReply(r)
+		c.Write([]byte("PASS wrong\r\n"))
+		rep, err := ftpwire.ReadReply(r)
+		if err != nil {
+			break // the server may hang up once the address is banned
+		}
+		if rep.Code != 530 {
+			t.Fatalf("failure %d answered %d", i, rep.Code)
+		}
+	}
+	if _, _, code := dialFrom(t, "127.0.0.2", addr); code != 0 {
+		t.Errorf("banned address got a %d greeting, want the connection closed", code)
+	}
+	r2 := mustRaw(t, addr, nil)
+	if err := r2.login("alice", "pw"); err != nil {
+		t.Fatalf("127.0.0.1 after 127.0.0.2 was banned: %v", err)
+	}
+	if len(bans.bans) != 1 || bans.bans[0].Network != "127.0.0.2/32" {
+		t.Errorf("stored bans = %+v", bans.bans)
+	}
+}
