@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,6 +163,7 @@ copied, 1 some failed, 2 usage error. See docs/copy.md.`,
 	f.BoolVar(&o.SkipExisting, "skip-existing", false, "skip files whose destination already has the same size")
 	f.BoolVar(&o.RemoveSource, "remove-source", false, "delete each source file after its verified copy (move)")
 	f.IntVar(&o.Retries, "retries", 2, "retries per file after a transient failure (with backoff, resuming)")
+	f.Var(&rateFlag{&o.RateLimit}, "limit-rate", "bandwidth cap in bytes per second, with an optional K, M or G suffix (powers of 1024)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
 	f.StringVar(&progress, "progress", "auto", "progress display: auto (a bar on a terminal), bar, plain, none")
 	rf.add(c)
@@ -496,4 +498,37 @@ func removeTree(ctx context.Context, f remote.FS, p string, recursive bool) erro
 		}
 	}
 	return f.Rmdir(ctx, p)
+}
+
+// rateFlag parses "500K", "10M", "1G" or a plain byte count.
+type rateFlag struct{ v *int64 }
+
+func (r *rateFlag) String() string {
+	if r.v == nil || *r.v == 0 {
+		return "0"
+	}
+	return strconv.FormatInt(*r.v, 10)
+}
+
+func (r *rateFlag) Type() string { return "rate" }
+
+func (r *rateFlag) Set(s string) error {
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-min(len(s), 1):]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a byte rate such as 500K or 10M")
+	}
+	*r.v = n * mult
+	return nil
 }

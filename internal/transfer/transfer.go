@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ferrymft/ferry/internal/remote"
 )
 
@@ -61,6 +63,8 @@ type Options struct {
 	// Backoff is the first wait between attempts, doubled each time
 	// (default 1s).
 	Backoff time.Duration
+	// RateLimit caps the copy's bandwidth in bytes per second (0: none).
+	RateLimit int64
 	// Progress, when set, is told about each file.
 	Progress Progress
 	Logger   *slog.Logger
@@ -101,8 +105,9 @@ type job struct {
 
 // Copier runs copies with a connection pool.
 type Copier struct {
-	o     Options
-	conns map[string]remote.FS
+	o       Options
+	conns   map[string]remote.FS
+	limiter *rate.Limiter
 }
 
 // New returns a Copier.
@@ -118,7 +123,11 @@ func New(o Options) *Copier {
 			return remote.Dial(ctx, l, remote.Options{})
 		}
 	}
-	return &Copier{o: o, conns: map[string]remote.FS{}}
+	c := &Copier{o: o, conns: map[string]remote.FS{}}
+	if o.RateLimit > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), int(max(o.RateLimit/10, 32<<10)))
+	}
+	return c
 }
 
 // Close closes every pooled connection.
@@ -441,7 +450,7 @@ func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 		w.Abort()
 		return 0, fmt.Errorf("%s: %w", j.src, err)
 	}
-	n, err := copyData(w, rd, c.o.Progress)
+	n, err := copyData(ctx, w, rd, c.o.Progress, c.limiter)
 	if err != nil {
 		rd.Close()
 		w.Abort()
@@ -504,39 +513,60 @@ func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 // copyData moves bytes with whichever side can do it best: a reader that
 // writes itself out (SFTP concurrent reads), a writer that reads itself in
 // (SFTP concurrent writes), else a large buffer.
-func copyData(w remote.Writer, r io.Reader, p Progress) (int64, error) {
-	cw := &countWriter{w: w, p: p}
+func copyData(ctx context.Context, w remote.Writer, r io.Reader, p Progress, lim *rate.Limiter) (int64, error) {
+	m := meter{ctx: ctx, p: p, lim: lim}
 	if wt, ok := r.(io.WriterTo); ok {
-		return wt.WriteTo(cw)
+		return wt.WriteTo(&countWriter{w: w, m: m})
 	}
 	if rf, ok := w.(io.ReaderFrom); ok {
-		return rf.ReadFrom(&countReader{r: r, p: p})
+		return rf.ReadFrom(&countReader{r: r, m: m})
 	}
-	return io.CopyBuffer(cw, r, make([]byte, 256<<10))
+	return io.CopyBuffer(&countWriter{w: w, m: m}, r, make([]byte, 256<<10))
+}
+
+// meter reports progress and applies the bandwidth limit.
+type meter struct {
+	ctx context.Context
+	p   Progress
+	lim *rate.Limiter
+}
+
+func (m meter) add(n int) error {
+	if m.p != nil && n > 0 {
+		m.p.Add(int64(n))
+	}
+	for m.lim != nil && n > 0 {
+		k := min(n, m.lim.Burst())
+		if err := m.lim.WaitN(m.ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return m.ctx.Err()
 }
 
 type countWriter struct {
 	w io.Writer
-	p Progress
+	m meter
 }
 
 func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
-	if c.p != nil {
-		c.p.Add(int64(n))
+	if merr := c.m.add(n); err == nil {
+		err = merr
 	}
 	return n, err
 }
 
 type countReader struct {
 	r io.Reader
-	p Progress
+	m meter
 }
 
 func (c *countReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
-	if c.p != nil {
-		c.p.Add(int64(n))
+	if merr := c.m.add(n); err == nil && merr != nil {
+		err = merr
 	}
 	return n, err
 }
