@@ -2,8 +2,13 @@ package ferrytest
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
 	"crypto/rand"
 	"errors"
+	"github.com/ferrymft/ferry/internal/ferry"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +52,9 @@ const (
 	ScenarioPassword = "secret"
 	scenarioAlice    = "alice"
 	scenarioReader   = "reader"
+	scenarioQuota    = "quota"    // 100 KiB quota
+	scenarioFiltered = "filtered" // *.exe denied, secret* hidden
+	scenarioMounted  = "mounted"  // folders at /shared (read-write) and /ref (read-only)
 )
 
 // RunScenarios runs the cross-protocol suite: every front end must behave
@@ -65,12 +73,29 @@ func RunScenarios(t *testing.T, start Start) {
 		{"PathTraversalRefused", scTraversal},
 		{"SymlinkEscapeRefused", scSymlinkEscape},
 		{"AtomicUploadOnDisconnect", scAtomicDisconnect},
+		{"QuotaCrossingUploadFails", scQuota},
+		{"NameFilters", scFilters},
+		{"VirtualFolders", scFolders},
+		{"PreHookRefusal", scPreHook},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			env := NewEngine(t,
 				User(scenarioAlice, ScenarioPassword),
-				User(scenarioReader, ScenarioPassword, Perm("/=list,download")))
+				User(scenarioReader, ScenarioPassword, Perm("/=list,download")),
+				User(scenarioQuota, ScenarioPassword, WithPolicy(func(p *ferry.Policy) {
+					q := int64(100 << 10)
+					p.QuotaBytes = &q
+				})),
+				User(scenarioFiltered, ScenarioPassword, WithPolicy(func(p *ferry.Policy) {
+					p.DenyPatterns = []string{"*.exe"}
+					p.HidePatterns = []string{"secret*"}
+				})),
+				User(scenarioMounted, ScenarioPassword, WithPolicy(func(p *ferry.Policy) {
+					p.Mounts = []ferry.Mount{{Path: "/shared", Folder: "shared"}, {Path: "/ref", Folder: "ref", ReadOnly: true}}
+				})))
+			env.Users.PutFolder(&ferry.Folder{Name: "shared", Path: filepath.Join(env.Root, "folders", "shared")})
+			env.Users.PutFolder(&ferry.Folder{Name: "ref", Path: filepath.Join(env.Root, "folders", "ref")})
 			dial := start(t, env)
 			sc.run(t, env, dial)
 		})
@@ -312,5 +337,98 @@ func scAtomicDisconnect(t *testing.T, env *Env, dial Dialer) {
 	}
 	if !slices.Equal(names, []string{"a.bin"}) {
 		t.Fatalf("listing after an interrupted upload = %q, want only a.bin", names)
+	}
+}
+
+func scQuota(t *testing.T, env *Env, dial Dialer) {
+	c := login(t, dial, scenarioQuota)
+	first := randomBytes(t, 60<<10)
+	if err := c.Upload("/first.bin", first); err != nil {
+		t.Fatalf("upload within the quota: %v", err)
+	}
+	if err := c.Upload("/second.bin", randomBytes(t, 60<<10)); err == nil {
+		t.Fatal("upload crossing the quota succeeded")
+	}
+	mustNotExist(t, env, scenarioQuota, "second.bin")
+	mustDisk(t, env, scenarioQuota, "first.bin", first)
+	// The session is still usable and small files still fit.
+	if err := c.Upload("/small.bin", []byte("fits")); err != nil {
+		t.Fatalf("small upload after the refusal: %v", err)
+	}
+}
+
+func scFilters(t *testing.T, env *Env, dial Dialer) {
+	env.WriteFile(t, scenarioFiltered, "secret.txt", []byte("hidden"))
+	env.WriteFile(t, scenarioFiltered, "plain.txt", []byte("plain"))
+	c := login(t, dial, scenarioFiltered)
+	if err := c.Upload("/tool.exe", []byte("MZ")); err == nil {
+		t.Error("upload of a denied name succeeded")
+	}
+	mustNotExist(t, env, scenarioFiltered, "tool.exe")
+	names, err := c.List("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(names, "secret.txt") || !slices.Contains(names, "plain.txt") {
+		t.Errorf("listing = %q, want plain.txt and no secret.txt", names)
+	}
+	if got, err := c.Download("/secret.txt"); err == nil {
+		t.Errorf("download of a hidden name returned %q", got)
+	}
+}
+
+func scFolders(t *testing.T, env *Env, dial Dialer) {
+	refDir := filepath.Join(env.Root, "folders", "ref")
+	if err := os.MkdirAll(refDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(refDir, "manual.txt"), []byte("manual"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := login(t, dial, scenarioMounted)
+	data := []byte("into the shared folder")
+	if err := c.Upload("/shared/drop.txt", data); err != nil {
+		t.Fatalf("upload into a read-write folder: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(env.Root, "folders", "shared", "drop.txt")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("folder holds %q, %v", got, err)
+	}
+	if got, err := c.Download("/ref/manual.txt"); err != nil || string(got) != "manual" {
+		t.Fatalf("download from a read-only folder: %q, %v", got, err)
+	}
+	if err := c.Upload("/ref/new.txt", []byte("x")); err == nil {
+		t.Error("upload into a read-only folder succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(refDir, "new.txt")); err == nil {
+		t.Error("read-only folder was written")
+	}
+	names, err := c.List("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"ref", "shared"}) {
+		t.Errorf("root lists %q, want the folders ref and shared", names)
+	}
+}
+
+func scPreHook(t *testing.T, env *Env, dial Dialer) {
+	env.Gate.Set(func(_ context.Context, ev ferry.Event) error {
+		if ev.Type == ferry.EventUpload && strings.HasSuffix(ev.Path, ".blocked") {
+			return fmt.Errorf("virus scanner refused %s", ev.Path)
+		}
+		return nil
+	})
+	c := login(t, dial, scenarioAlice)
+	if err := c.Upload("/x.blocked", []byte("payload")); err == nil {
+		t.Fatal("upload refused by a pre-hook succeeded")
+	}
+	mustNotExist(t, env, scenarioAlice, "x.blocked")
+	names, _ := c.List("/")
+	if len(names) != 0 {
+		t.Errorf("home lists %q after a refused upload, want nothing", names)
+	}
+	if err := c.Upload("/x.ok", []byte("payload")); err != nil {
+		t.Fatalf("allowed upload: %v", err)
 	}
 }

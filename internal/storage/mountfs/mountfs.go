@@ -273,6 +273,9 @@ func (d *mergedDir) Readdir(n int) ([]fs.FileInfo, error) {
 
 // Mkdir implements storage.FS.
 func (m *FS) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	if m.isMountPoint(name) {
+		return fmt.Errorf("mountfs: mkdir %q: %w", name, fs.ErrExist)
+	}
 	f, rel, err := m.writable(name)
 	if err != nil {
 		return err
