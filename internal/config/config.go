@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,68 @@ type Config struct {
 	Services Services `yaml:"services"`
 	Defender Defender `yaml:"defender"`
 	Limits   Limits   `yaml:"limits"`
+	// TransferLogs are files (or stdout, syslog) each transfer is written
+	// to, one line per event, in a standard format (docs/events.md).
+	TransferLogs []TransferLog `yaml:"transfer_logs"`
+	// AuditLog, when its path is set, records admin changes as JSON lines.
+	AuditLog AuditLog `yaml:"audit_log"`
+}
+
+// TransferLog is one transfer log.
+type TransferLog struct {
+	Format string `yaml:"format"` // xferlog, clf, w3c or json
+	Path   string `yaml:"path"`   // a file, stdout or syslog
+	Rotate Rotate `yaml:"rotate"`
+}
+
+// AuditLog is the JSON lines log of admin changes.
+type AuditLog struct {
+	Path   string `yaml:"path"` // a file, stdout or syslog; empty: off
+	Rotate Rotate `yaml:"rotate"`
+}
+
+// Rotate says when a log file is renamed aside and a new one started.
+type Rotate struct {
+	MaxSize Size `yaml:"max_size"` // rotate past this size (0: never)
+	Daily   bool `yaml:"daily"`    // rotate at midnight (local time)
+	Keep    int  `yaml:"keep"`     // rotated files kept (0: all)
+}
+
+// Size is a byte count written as 1048576, 512K, 100M or 2G (powers of
+// 1024).
+type Size int64
+
+// UnmarshalYAML parses a size with an optional K, M, G or T suffix.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	var str string
+	if err := n.Decode(&str); err != nil {
+		return fmt.Errorf("line %d: expected a size like 100M", n.Line)
+	}
+	v, err := ParseSize(str)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*s = Size(v)
+	return nil
+}
+
+// ParseSize parses 1048576, 512K, 100M, 2G or 1T (also KB, MB, GB, TB,
+// KiB…; all powers of 1024).
+func ParseSize(str string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(str))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if t != "" {
+		if i := strings.IndexByte("KMGT", t[len(t)-1]); i >= 0 {
+			mult = int64(1) << (10 * (i + 1))
+			t = t[:len(t)-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 || v > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 512K, 100M, 2G)", str)
+	}
+	return v * mult, nil
 }
 
 // Defender configures the brute-force defender.
@@ -190,6 +254,27 @@ func (c *Config) Validate() error {
 	if d := c.Services.PollInterval.D(); d != 0 && d < 100*time.Millisecond {
 		return fmt.Errorf("%w: services.poll_interval %s: must be at least 100ms", ErrInvalid, d)
 	}
+	for i, l := range c.TransferLogs {
+		key := fmt.Sprintf("transfer_logs[%d]", i)
+		switch l.Format {
+		case "xferlog", "clf", "w3c", "json":
+		default:
+			return fmt.Errorf("%w: %s.format %q: accepted values are xferlog, clf, w3c, json", ErrInvalid, key, l.Format)
+		}
+		if l.Path == "" {
+			return fmt.Errorf("%w: %s.path: required (a file path, stdout or syslog)", ErrInvalid, key)
+		}
+		if err := l.Rotate.validate(key); err != nil {
+			return err
+		}
+	}
+	return c.AuditLog.Rotate.validate("audit_log")
+}
+
+func (r Rotate) validate(key string) error {
+	if r.Keep < 0 || r.MaxSize < 0 {
+		return fmt.Errorf("%w: %s.rotate: keep and max_size must not be negative", ErrInvalid, key)
+	}
 	return nil
 }
 
@@ -281,4 +366,8 @@ limits:
   allow_cidrs: []             # when set, only these networks may connect
   deny_cidrs: []
   min_free_percent: 0         # refuse uploads when the storage has less free space
+transfer_logs: []             # e.g. - {format: xferlog, path: /var/log/ferry/xferlog, rotate: {max_size: 100M, daily: true, keep: 14}}
+                              # format: xferlog | clf | w3c | json; path: FILE | stdout | syslog
+audit_log:
+  path: ""                    # admin changes as JSON lines: FILE | stdout | syslog; empty: off
 `

@@ -21,6 +21,11 @@ func TestParse(t *testing.T) {
 		{name: "poll too fast", yaml: "services:\n  poll_interval: 1ms\n", wantErr: "services.poll_interval 1ms: must be at least 100ms"},
 		{name: "bad dsn scheme", yaml: "store:\n  dsn: mysql://x\n", wantErr: "store.dsn"},
 		{name: "wrong type", yaml: "users:\n  password_cache_size: many\n", wantErr: "line 2"},
+		{name: "transfer logs", yaml: "transfer_logs:\n  - {format: xferlog, path: /var/log/xferlog, rotate: {max_size: 100M, daily: true, keep: 14}}\n  - {format: json, path: stdout}\naudit_log:\n  path: syslog\n"},
+		{name: "bad log format name", yaml: "transfer_logs:\n  - {format: apache, path: x}\n", wantErr: `transfer_logs[0].format "apache": accepted values are xferlog, clf, w3c, json`},
+		{name: "transfer log without path", yaml: "transfer_logs:\n  - {format: clf}\n", wantErr: "transfer_logs[0].path: required"},
+		{name: "bad size", yaml: "transfer_logs:\n  - {format: clf, path: x, rotate: {max_size: lots}}\n", wantErr: `line 2: "lots" is not a size`},
+		{name: "negative keep", yaml: "audit_log:\n  path: a\n  rotate: {keep: -1}\n", wantErr: "audit_log.rotate"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse(strings.NewReader(tt.yaml))
@@ -67,4 +72,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config Validate refuses: %q", s)
 		}
 	})
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"0": 0, "1048576": 1 << 20, "512K": 512 << 10, "100M": 100 << 20, "2G": 2 << 30, "1MiB": 1 << 20, "3mb": 3 << 20} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "M", "-1", "1X", "9999999999T"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", in)
+		}
+	}
 }

@@ -29,10 +29,14 @@ type Bus struct {
 }
 
 type subscriber struct {
-	name    string
-	queue   chan ferry.Event
-	dropped atomic.Int64
+	name      string
+	queue     chan ferry.Event
+	dropped   atomic.Int64
+	closeOnce sync.Once
+	done      chan struct{}
 }
+
+func (s *subscriber) close() { s.closeOnce.Do(func() { close(s.queue) }) }
 
 // Options configure a Bus.
 type Options struct {
@@ -46,18 +50,21 @@ func New(opts Options) *Bus {
 
 // Subscribe runs h for every event published after this call, on its own
 // goroutine with a queue of size events (default 1024), until ctx ends or
-// the bus closes.
-func (b *Bus) Subscribe(ctx context.Context, name string, size int, h Handler) {
-	sub := &subscriber{name: name, queue: make(chan ferry.Event, cmp.Or(size, 1024))}
+// the bus closes. The returned function unsubscribes: it waits until h has
+// handled the events already queued (callers may ignore it).
+func (b *Bus) Subscribe(ctx context.Context, name string, size int, h Handler) (unsubscribe func()) {
+	sub := &subscriber{name: name, queue: make(chan ferry.Event, cmp.Or(size, 1024)), done: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return
+		close(sub.done)
+		return func() {}
 	}
 	b.subs = append(b.subs, sub)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
+		defer close(sub.done)
 		for {
 			select {
 			case ev, ok := <-sub.queue:
@@ -70,6 +77,18 @@ func (b *Bus) Subscribe(ctx context.Context, name string, size int, h Handler) {
 			}
 		}
 	}()
+	return func() {
+		b.mu.Lock()
+		for i, s := range b.subs {
+			if s == sub {
+				b.subs = append(b.subs[:i:i], b.subs[i+1:]...)
+				break
+			}
+		}
+		sub.close()
+		b.mu.Unlock()
+		<-sub.done
+	}
 }
 
 // Publish queues ev for every subscriber without waiting.
@@ -113,7 +132,7 @@ func (b *Bus) Close() {
 	}
 	b.closed = true
 	for _, s := range b.subs {
-		close(s.queue)
+		s.close()
 	}
 	b.mu.Unlock()
 	b.wg.Wait()

@@ -42,3 +42,21 @@ func TestBusDropsInsteadOfBlocking(t *testing.T) {
 	close(release)
 	b.Close()
 }
+
+func TestUnsubscribeDrains(t *testing.T) {
+	t.Parallel()
+	b := New(Options{})
+	defer b.Close()
+	var got []string
+	stop := b.Subscribe(context.Background(), "test", 100, func(_ context.Context, ev ferry.Event) {
+		got = append(got, ev.Path)
+	})
+	b.Publish(ferry.Event{Path: "/a"})
+	b.Publish(ferry.Event{Path: "/b"})
+	stop()
+	b.Publish(ferry.Event{Path: "/after"}) // not delivered, no panic
+	if len(got) != 2 {
+		t.Fatalf("got %v, want [/a /b]", got)
+	}
+	stop() // twice is harmless
+}
