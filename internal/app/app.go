@@ -119,6 +119,7 @@ func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
 	m[ferry.ServiceSFTP] = a.sftpFactory
 	m[ferry.ServiceFTP] = a.ftpFactory
 	m[ferry.ServiceHTTP] = a.httpFactory
+	m[ferry.ServiceAdmin] = a.adminFactory()
 	return m
 }
 
