@@ -623,7 +623,7 @@ func (w *ftpWriter) Close() error {
 		return nil
 	}
 	w.done = true
-	if err := w.dc.Close(); err != nil {
+	if err := closeData(w.dc, w.c.timeout); err != nil {
 		w.c.read(w.ctx)
 		return fmt.Errorf("write %s: %w", w.p, err)
 	}
@@ -654,4 +654,22 @@ func (w *ftpWriter) Abort() error {
 	}
 	w.c.read(w.ctx)
 	return nil
+}
+
+// closeData ends an upload's data connection. Over TLS it sends
+// close_notify with the TCP write side shut, then reads until the server
+// closes too: vsftpd (and OpenSSL servers generally) count an upload whose
+// TLS stream was not shut down cleanly — or that a reset cut — as failed.
+func closeData(dc net.Conn, timeout time.Duration) error {
+	tc, ok := dc.(*tls.Conn)
+	if !ok {
+		return dc.Close()
+	}
+	if err := tc.CloseWrite(); err != nil {
+		tc.Close()
+		return err
+	}
+	tc.SetReadDeadline(time.Now().Add(timeout))
+	io.Copy(io.Discard, tc) // the server's close_notify, session tickets
+	return tc.NetConn().Close()
 }
