@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/auth"
+	"github.com/ferrymft/ferry/internal/config"
 	"github.com/ferrymft/ferry/internal/core"
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/store"
@@ -25,6 +28,9 @@ func (a *App) applyPolicyConfig(o *core.Options) error {
 	}
 	o.MaxSessions, o.MaxSessionsPerIP = c.Limits.MaxSessions, c.Limits.MaxSessionsPerIP
 	o.MinFreePercent = c.Limits.MinFreePercent
+	o.HomeDirs = c.Users.HomeDirs
+	o.BandwidthUp, o.BandwidthDown = c.Limits.BandwidthUp, c.Limits.BandwidthDown
+	o.LoginsPerMinute = c.Limits.LoginsPerMinute
 	if !*c.Defender.Enabled {
 		return nil
 	}
@@ -77,6 +83,30 @@ func (a *App) watchChanges() func(context.Context) (int64, error) {
 		}
 		return n, nil
 	}
+}
+
+// PasswordPolicy is what new passwords set by the CLI or the admin API
+// must satisfy.
+func PasswordPolicy(c *config.Config) (auth.PasswordPolicy, error) {
+	p := auth.PasswordPolicy{MinLength: c.Users.PasswordMinLength}
+	if f := c.Users.PasswordBlocklist; f != "" {
+		bl, err := auth.LoadBlocklist(f)
+		if err != nil {
+			return p, err
+		}
+		p.Blocklist = bl
+	}
+	return p, nil
+}
+
+// HomeFor expands users.home_template (default <home_root>/${user}) for a
+// new user and its first group.
+func HomeFor(c *config.Config, user, group string) string {
+	t := c.Users.HomeTemplate
+	if t == "" {
+		return filepath.Join(c.Users.HomeRoot, user)
+	}
+	return filepath.Clean(strings.NewReplacer("${user}", user, "${group}", group).Replace(t))
 }
 
 // usageStore adapts the store's usage records to core.

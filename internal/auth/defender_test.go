@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -90,5 +91,32 @@ func TestDefenderBansOneAddressAndDoubles(t *testing.T) {
 	}
 	if !d.Banned(netip.MustParseAddr("192.0.2.9")) {
 		t.Error("stored network ban not applied after Refresh")
+	}
+}
+
+func TestPasswordPolicy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	list := dir + "/breached.txt"
+	// "password" in clear, and SHA-1("letmein") as HIBP ships it.
+	if err := os.WriteFile(list, []byte("password\nB7A875FC1EA228B9061041B7CEC4BD3C52AB3CE3:12345\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bl, err := LoadBlocklist(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := PasswordPolicy{MinLength: 7, Blocklist: bl}
+	for pw, want := range map[string]string{
+		"short":          "at least 7",
+		"password":       "breached",
+		"letmein":        "breached",
+		"correct horse!": "",
+		"ünïcödé":        "",
+	} {
+		err := p.Check(pw)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("Check(%q) = %v, want %q", pw, err, want)
+		}
 	}
 }

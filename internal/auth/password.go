@@ -7,12 +7,16 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -188,4 +192,45 @@ func parseArgon(hash string) (argonHash, error) {
 		return bad(fmt.Sprintf("key must be %d to %d bytes of base64", minKeyLen, maxKeyLen))
 	}
 	return h, nil
+}
+
+// PasswordPolicy is what a new password must satisfy.
+type PasswordPolicy struct {
+	MinLength int
+	// Blocklist holds refused passwords, in clear or as upper-case SHA-1
+	// hex (the form breached-password lists ship in).
+	Blocklist map[string]bool
+}
+
+// LoadBlocklist reads a file of refused passwords, one per line.
+func LoadBlocklist(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("password blocklist: %w", err)
+	}
+	out := make(map[string]bool)
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if h, _, ok := strings.Cut(line, ":"); ok && len(h) == 40 {
+			line = h // "HASH:COUNT" as HIBP ships it
+		}
+		if line != "" {
+			out[line] = true
+		}
+	}
+	return out, nil
+}
+
+// Check returns an error naming what a new password lacks.
+func (p PasswordPolicy) Check(pw string) error {
+	if n := utf8.RuneCountInString(pw); n < p.MinLength {
+		return fmt.Errorf("%w: password has %d characters, at least %d are required", ferry.ErrInvalid, n, p.MinLength)
+	}
+	if len(p.Blocklist) > 0 {
+		sum := sha1.Sum([]byte(pw))
+		if p.Blocklist[pw] || p.Blocklist[strings.ToUpper(hex.EncodeToString(sum[:]))] {
+			return fmt.Errorf("%w: password appears in the list of breached passwords; choose another", ferry.ErrInvalid)
+		}
+	}
+	return nil
 }

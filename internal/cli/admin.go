@@ -52,7 +52,7 @@ func newAdminCmd(e *env) *cobra.Command {
 				if _, err := st.GetAdmin(c.Context(), a.Name); err == nil {
 					return fmt.Errorf("admin %q: %w", a.Name, ferry.ErrExists)
 				}
-				pw, err := e.readPassword(fromStdin, a.Name)
+				pw, err := e.newPassword(fromStdin, a.Name)
 				if err != nil {
 					return err
 				}
@@ -95,7 +95,7 @@ func newAdminCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				pw, err := e.readPassword(fromStdin, a.Name)
+				pw, err := e.newPassword(fromStdin, a.Name)
 				if err != nil {
 					return err
 				}

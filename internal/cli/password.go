@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferrymft/ferry/internal/app"
 )
 
 // readPassword reads a password from stdin (one line) when fromStdin, or
@@ -43,6 +45,26 @@ func (e *env) readPassword(fromStdin bool, what string) (string, error) {
 	}
 	if pw == "" {
 		return "", usagef("empty password")
+	}
+	return pw, nil
+}
+
+// newPassword reads a password and checks it against the password policy.
+func (e *env) newPassword(fromStdin bool, what string) (string, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return "", err
+	}
+	pol, err := app.PasswordPolicy(cfg)
+	if err != nil {
+		return "", err
+	}
+	pw, err := e.readPassword(fromStdin, what)
+	if err != nil {
+		return "", err
+	}
+	if err := pol.Check(pw); err != nil {
+		return "", err
 	}
 	return pw, nil
 }

@@ -21,6 +21,8 @@ type policyFlags struct {
 	protocols, methods, hours, dotfiles              string
 	requireTLS, keepAll                              string
 	denyPatterns, hidePatterns, extensions           []string
+	mounts                                           []string
+	renameOnConflict, anonymous                      string
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
@@ -42,6 +44,9 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.hidePatterns, "hide-pattern", nil, "hide names matching GLOB (repeatable; '' clears)")
 	fs.StringVar(&f.dotfiles, "dotfiles", "", "dot-files: allow, protect (no write/delete/rename) or hide")
 	fs.StringArrayVar(&f.extensions, "allow-extension", nil, "uploads must end in one of these, e.g. .csv (repeatable; '' clears)")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "mount a virtual folder: VPATH=FOLDER or VPATH=FOLDER:ro (repeatable; '' clears)")
+	fs.StringVar(&f.renameOnConflict, "rename-on-conflict", "", "upload a.txt as a.1.txt when a.txt exists: true, false or inherit")
+	fs.StringVar(&f.anonymous, "anonymous", "", "accept any password (FTP anonymous): true, false or inherit")
 }
 
 // ParseSize parses a byte count with an optional K, M, G or T suffix
@@ -130,7 +135,8 @@ func (f *policyFlags) apply(fs *pflag.FlagSet, p *ferry.Policy) error {
 	for _, b := range []struct {
 		flag, val string
 		dst       **bool
-	}{{"require-tls", f.requireTLS, &p.RequireTLS}, {"keep-all-files", f.keepAll, &p.KeepAllFiles}} {
+	}{{"require-tls", f.requireTLS, &p.RequireTLS}, {"keep-all-files", f.keepAll, &p.KeepAllFiles},
+		{"rename-on-conflict", f.renameOnConflict, &p.RenameOnConflict}, {"anonymous", f.anonymous, &p.Anonymous}} {
 		if !fs.Changed(b.flag) {
 			continue
 		}
@@ -158,6 +164,19 @@ func (f *policyFlags) apply(fs *pflag.FlagSet, p *ferry.Policy) error {
 			if v != "" {
 				*l.dst = append(*l.dst, v)
 			}
+		}
+	}
+	if fs.Changed("mount") {
+		p.Mounts = nil
+		for _, v := range f.mounts {
+			if v == "" {
+				continue
+			}
+			m, err := ferry.ParseMount(v)
+			if err != nil {
+				return fmt.Errorf("--mount: %w", err)
+			}
+			p.Mounts = append(p.Mounts, m)
 		}
 	}
 	return p.Validate()
@@ -218,5 +237,18 @@ func policyLines(p ferry.Policy) [][2]string {
 		add("dotfiles", p.DotFiles)
 	}
 	list("allowed extensions", p.AllowedExtensions)
+	for _, m := range p.Mounts {
+		ro := ""
+		if m.ReadOnly {
+			ro = " (read-only)"
+		}
+		add("mount "+m.Path, m.Folder+ro)
+	}
+	if p.RenameOnConflict != nil {
+		add("rename on conflict", strconv.FormatBool(*p.RenameOnConflict))
+	}
+	if p.Anonymous != nil {
+		add("anonymous", strconv.FormatBool(*p.Anonymous))
+	}
 	return out
 }

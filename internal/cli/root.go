@@ -91,7 +91,7 @@ func newRoot(e *env) *cobra.Command {
 	pf.StringVar(&e.configPath, "config", "", "configuration file (env FERRY_CONFIG, default <data-dir>/ferry.yaml when present)")
 	root.AddCommand(newInitCmd(e), newServeCmd(e), newUserCmd(e), newGroupCmd(e), newAdminCmd(e),
 		newServiceCmd(e), newWhoCmd(e), newKickCmd(e), newReloadCmd(e), newStatusCmd(e),
-		newConfigCmd(e), newVersionCmd(e), newBanCmd(e))
+		newConfigCmd(e), newVersionCmd(e), newBanCmd(e), newFolderCmd(e))
 	root.AddCommand(newCopyCmds(e)...)
 	// Unknown subcommands are usage errors too.
 	root.Args = func(c *cobra.Command, args []string) error {

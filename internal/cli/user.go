@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrymft/ferry/internal/app"
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/ferry"
 )
@@ -180,13 +181,19 @@ func newUserAdd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			u := &ferry.User{Name: args[0], Status: ferry.StatusActive,
-				Home: filepath.Join(a.Config().Users.HomeRoot, args[0])}
+			u := &ferry.User{Name: args[0], Status: ferry.StatusActive}
 			if err := ferry.ValidateName("user", u.Name); err != nil {
 				return err
 			}
 			if err := f.apply(c.Flags(), u); err != nil {
 				return err
+			}
+			if u.Home == "" {
+				group := ""
+				if len(u.Groups) > 0 {
+					group = u.Groups[0]
+				}
+				u.Home = app.HomeFor(a.Config(), u.Name, group)
 			}
 			if err := u.Validate(); err != nil {
 				return err
@@ -196,7 +203,7 @@ func newUserAdd(e *env) *cobra.Command {
 			}
 			if !f.noPassword {
 				if f.passwordStdin || len(u.PublicKeys) == 0 {
-					pw, err := e.readPassword(f.passwordStdin, u.Name)
+					pw, err := e.newPassword(f.passwordStdin, u.Name)
 					if err != nil {
 						return err
 					}
@@ -271,7 +278,7 @@ func newUserPasswd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pw, err := e.readPassword(fromStdin, u.Name)
+			pw, err := e.newPassword(fromStdin, u.Name)
 			if err != nil {
 				return err
 			}

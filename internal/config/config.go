@@ -122,6 +122,11 @@ type Limits struct {
 	DenyCIDRs        []string `yaml:"deny_cidrs"`
 	// MinFreePercent refuses uploads when the storage is fuller (0: off).
 	MinFreePercent int `yaml:"min_free_percent"`
+	// BandwidthUp and BandwidthDown cap the whole server, bytes/s (0: off).
+	BandwidthUp   int64 `yaml:"bandwidth_up"`
+	BandwidthDown int64 `yaml:"bandwidth_down"`
+	// LoginsPerMinute limits login attempts per source address (0: off).
+	LoginsPerMinute int `yaml:"logins_per_minute"`
 }
 
 // Store selects the database.
@@ -150,6 +155,16 @@ type Users struct {
 	// -1 disables it).
 	PasswordCacheSize int      `yaml:"password_cache_size"`
 	PasswordCacheTTL  Duration `yaml:"password_cache_ttl"`
+	// HomeTemplate is the default home of `user add`, with ${user} and
+	// ${group} (the first --group) replaced; default <home_root>/${user}.
+	HomeTemplate string `yaml:"home_template"`
+	// HomeDirs are created inside each home at login, e.g. [in, out].
+	HomeDirs []string `yaml:"home_dirs"`
+	// PasswordMinLength applies to new passwords set by the CLI and API.
+	PasswordMinLength int `yaml:"password_min_length"`
+	// PasswordBlocklist is a file of refused passwords, one per line, in
+	// clear or as upper-case SHA-1 hex (as breached-password lists ship).
+	PasswordBlocklist string `yaml:"password_blocklist"`
 }
 
 // Services tunes the service manager.
@@ -247,6 +262,17 @@ func (c *Config) Validate() error {
 		if n < 0 {
 			return fmt.Errorf("%w: %s %d: must be 0 (unlimited) or more", ErrInvalid, key, n)
 		}
+	}
+	for _, d := range c.Users.HomeDirs {
+		if d == "" || strings.HasPrefix(d, "/") || strings.Contains(d, "..") {
+			return fmt.Errorf("%w: users.home_dirs: %q must be a relative directory like in or out/archive", ErrInvalid, d)
+		}
+	}
+	if t := c.Users.HomeTemplate; t != "" && !strings.Contains(t, "${user}") {
+		return fmt.Errorf("%w: users.home_template %q: must contain ${user}", ErrInvalid, t)
+	}
+	if c.Users.PasswordMinLength < 0 || c.Limits.LoginsPerMinute < 0 || c.Limits.BandwidthUp < 0 || c.Limits.BandwidthDown < 0 {
+		return fmt.Errorf("%w: users.password_min_length, limits.logins_per_minute and limits.bandwidth_*: must be 0 (off) or more", ErrInvalid)
 	}
 	if p := c.Limits.MinFreePercent; p < 0 || p > 99 {
 		return fmt.Errorf("%w: limits.min_free_percent %d: must be 0 (off) to 99", ErrInvalid, p)
@@ -349,6 +375,10 @@ users:
   create_home: true           # create a missing home at login
   password_cache_size: 1024   # -1 disables the verified-password cache
   password_cache_ttl: 10m
+  home_template: ""           # default home of 'user add': e.g. /srv/ferry/${group}/${user}
+  home_dirs: []               # created in every home at login, e.g. [in, out, archive]
+  password_min_length: 0      # for new passwords set with the CLI or API
+  password_blocklist: ""      # file of refused passwords (clear or SHA-1 hex per line)
 services:
   poll_interval: 1s           # how fast store changes (CLI, other nodes) apply
   shutdown_grace: 30s         # how long shutdown waits for transfers

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/storage"
@@ -75,6 +77,10 @@ type Options struct {
 	FailureDelay time.Duration
 	// HomeDirs are created inside every home at login (e.g. in, out).
 	HomeDirs []string
+	// BandwidthUp and BandwidthDown cap the whole server in bytes/s.
+	BandwidthUp, BandwidthDown int64
+	// LoginsPerMinute limits login attempts per source address.
+	LoginsPerMinute int
 }
 
 // Engine authenticates users and opens sessions.
@@ -92,6 +98,10 @@ type Engine struct {
 
 	usersMu    sync.Mutex
 	userStates map[string]*userState
+	up, down   *rate.Limiter // server-wide
+
+	loginMu    sync.Mutex
+	loginRates map[netip.Addr]*rate.Limiter
 }
 
 // New returns an Engine.
@@ -115,6 +125,9 @@ func New(opts Options) (*Engine, error) {
 		opts:    opts,
 
 		userStates: make(map[string]*userState),
+		up:         newLimiter(opts.BandwidthUp),
+		down:       newLimiter(opts.BandwidthDown),
+		loginRates: make(map[netip.Addr]*rate.Limiter),
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -200,6 +213,9 @@ func (e *Engine) Authenticate(ctx context.Context, req LoginRequest) (*Grant, er
 
 func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, string, error) {
 	fail := fmt.Errorf("core: user %q: %w", req.User, ferry.ErrAuth)
+	if !req.Probe && !e.loginAllowed(req.Remote.Addr().Unmap()) {
+		return nil, "login rate exceeded for this address", fail
+	}
 	if req.Password == "" && len(req.PublicKey) == 0 {
 		return nil, "no credentials", fail
 	}

@@ -92,6 +92,43 @@ func wait(ctx context.Context, l *rate.Limiter, n int) error {
 	return nil
 }
 
+// waitUp and waitDown take n bytes from the user's and the server's
+// limiters; limitedUp and limitedDown tell whether either throttles.
+func (s *Session) waitUp(n int) error {
+	if err := wait(s.ctx, s.st.up, n); err != nil {
+		return err
+	}
+	return wait(s.ctx, s.eng.up, n)
+}
+
+func (s *Session) waitDown(n int) error {
+	if err := wait(s.ctx, s.st.down, n); err != nil {
+		return err
+	}
+	return wait(s.ctx, s.eng.down, n)
+}
+
+func (s *Session) limitedUp() bool   { return limited(s.st.up) || limited(s.eng.up) }
+func (s *Session) limitedDown() bool { return limited(s.st.down) || limited(s.eng.down) }
+
+// loginAllowed applies the per-address login rate.
+func (e *Engine) loginAllowed(addr netip.Addr) bool {
+	if e.opts.LoginsPerMinute <= 0 || !addr.IsValid() {
+		return true
+	}
+	e.loginMu.Lock()
+	defer e.loginMu.Unlock()
+	if len(e.loginRates) > 10000 {
+		e.loginRates = make(map[netip.Addr]*rate.Limiter) // bounded memory; forgets old addresses
+	}
+	l, ok := e.loginRates[addr]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(float64(e.opts.LoginsPerMinute)/60), e.opts.LoginsPerMinute)
+		e.loginRates[addr] = l
+	}
+	return l.Allow()
+}
+
 // buildView computes the effective rules and policy of u.
 func (e *Engine) buildView(ctx context.Context, u *ferry.User) (*view, error) {
 	names := append(slices.Clone(u.Groups), ferry.DefaultGroup)

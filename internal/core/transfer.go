@@ -77,7 +77,7 @@ func (d *Download) ModTime() time.Time { return d.mtime }
 
 // Read reads the next bytes.
 func (d *Download) Read(p []byte) (int, error) {
-	if err := wait(d.s.ctx, d.s.st.down, len(p)); err != nil {
+	if err := d.s.waitDown(len(p)); err != nil {
 		return 0, err
 	}
 	n, err := d.f.Read(p)
@@ -87,7 +87,7 @@ func (d *Download) Read(p []byte) (int, error) {
 
 // ReadAt reads at an offset (SFTP); it counts the bytes as sent.
 func (d *Download) ReadAt(p []byte, off int64) (int, error) {
-	if err := wait(d.s.ctx, d.s.st.down, len(p)); err != nil {
+	if err := d.s.waitDown(len(p)); err != nil {
 		return 0, err
 	}
 	n, err := d.f.ReadAt(p, off)
@@ -110,13 +110,13 @@ func (d *Download) CopyTo(w io.Writer, n int64) (int64, error) {
 			return total, fmt.Errorf("core: download %q: %w", d.vp, ferry.ErrClosed)
 		}
 		step := int64(chunk)
-		if limited(d.s.st.down) {
+		if d.s.limitedDown() {
 			step = burst
 		}
 		if n >= 0 && n-total < step {
 			step = n - total
 		}
-		if err := wait(d.s.ctx, d.s.st.down, int(step)); err != nil {
+		if err := d.s.waitDown(int(step)); err != nil {
 			return total, err
 		}
 		// io.CopyN wraps the bare file in an io.LimitedReader, which
@@ -354,7 +354,7 @@ func (u *Upload) Write(p []byte) (int, error) {
 	if err := u.grow(u.end.Load() + int64(len(p))); err != nil {
 		return 0, err
 	}
-	if err := wait(u.s.ctx, u.s.st.up, len(p)); err != nil {
+	if err := u.s.waitUp(len(p)); err != nil {
 		return 0, err
 	}
 	n, err := u.f.Write(p)
@@ -367,7 +367,7 @@ func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
 	if err := u.grow(off + int64(len(p))); err != nil {
 		return 0, err
 	}
-	if err := wait(u.s.ctx, u.s.st.up, len(p)); err != nil {
+	if err := u.s.waitUp(len(p)); err != nil {
 		return 0, err
 	}
 	n, err := u.f.WriteAt(p, off)
@@ -381,7 +381,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
 		step := int64(chunk)
-		if limited(u.s.st.up) {
+		if u.s.limitedUp() {
 			step = burst
 		}
 		if u.limit >= 0 {
@@ -389,7 +389,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 			// that ends exactly at it.
 			step = min(step, u.limit-u.end.Load()+1)
 		}
-		if err := wait(u.s.ctx, u.s.st.up, int(step)); err != nil {
+		if err := u.s.waitUp(int(step)); err != nil {
 			return total, err
 		}
 		// f.ReadFrom(io.LimitReader(conn)) is what os.File splices.
