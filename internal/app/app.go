@@ -39,6 +39,7 @@ type App struct {
 	certs   *Certs
 	def     *auth.Defender // nil when disabled
 	started time.Time
+	ev      *eventSinks
 }
 
 // Open opens the store (creating and initialising the data directory when
@@ -58,6 +59,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 	}
 	a = &App{cfg: cfg, log: log, store: st, certs: NewCerts(), started: time.Now()}
 	a.bus = events.New(events.Options{Logger: log})
+	a.ev = a.newEvents(st)
 	opts := core.Options{
 		Users:      st,
 		Storage:    local.NewOpener(local.OpenerOptions{}),
@@ -67,6 +69,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 		CacheSize:  cfg.Users.PasswordCacheSize,
 		CacheTTL:   cfg.Users.PasswordCacheTTL.D(),
 		Usage:      usageStore{st},
+		Gate:       a.ev.hooks,
 	}
 	if err := a.applyPolicyConfig(&opts); err != nil {
 		st.Close()
@@ -140,6 +143,7 @@ func (a *App) Serve(ctx context.Context, ready func([]servicemgr.Status)) error 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer a.startEvents(ctx)()
 	ctlDone := make(chan struct{})
 	go func() {
 		defer close(ctlDone)
