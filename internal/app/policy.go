@@ -2,9 +2,9 @@ package app
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"strings"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
