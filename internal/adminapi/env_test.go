@@ -31,6 +31,7 @@ type env struct {
 	eng  *ferrytest.Env
 	pub  *recorder
 	home string
+	srv  *adminapi.Server
 }
 
 // Admins every env has, with their passwords equal to their names.
@@ -220,6 +221,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.srv = srv
 	ln := ferrytest.Listen(t)
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ctx, ln) }()

@@ -72,6 +72,16 @@ func (s *Server) routes() {
 	})
 }
 
+// Routes lists the API's routes as "METHOD /path" (for the OpenAPI
+// check and the docs).
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routeList))
+	for i, r := range s.routeList {
+		out[i] = r.method + " " + r.path
+	}
+	return out
+}
+
 // allowed lists the methods that have a route for r's path.
 func (s *Server) allowed(r *http.Request) []string {
 	var out []string
