@@ -93,6 +93,7 @@ func newRoot(e *env) *cobra.Command {
 		newServiceCmd(e), newWhoCmd(e), newKickCmd(e), newReloadCmd(e), newStatusCmd(e),
 		newConfigCmd(e), newVersionCmd(e), newBanCmd(e), newFolderCmd(e))
 	root.AddCommand(newCopyCmds(e)...)
+	root.AddCommand(newRuleCmd(e), newOutboxCmd(e))
 	// Unknown subcommands are usage errors too.
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {

@@ -1,6 +1,7 @@
 package ferry
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
@@ -137,12 +138,12 @@ func joinTypes(ts []EventType) string {
 // OutboxEntry is one webhook delivery waiting in the durable outbox, or a
 // dead letter after its last attempt failed.
 type OutboxEntry struct {
-	ID        int64     `json:"id"`
-	Rule      string    `json:"rule"`
-	Payload   []byte    `json:"payload"` // the JSON body, as signed
-	Attempts  int       `json:"attempts"`
-	NextAt    time.Time `json:"next_at"`
-	LastError string    `json:"last_error,omitempty"`
-	Dead      bool      `json:"dead"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64           `json:"id"`
+	Rule      string          `json:"rule"`
+	Payload   json.RawMessage `json:"payload"` // the JSON body, as signed
+	Attempts  int             `json:"attempts"`
+	NextAt    time.Time       `json:"next_at"`
+	LastError string          `json:"last_error,omitempty"`
+	Dead      bool            `json:"dead"`
+	CreatedAt time.Time       `json:"created_at"`
 }
