@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/core"
+	"github.com/ferrymft/ferry/internal/ferry"
 )
 
 // transfer is the one data transfer a control connection runs at a time,
@@ -218,6 +220,9 @@ func (c *conn) store(p, name string, o core.WriteOptions, opening, done string) 
 		} else {
 			_, err = up.ReadFrom(dc.conn) // *net.TCPConn without TLS: splice
 		}
+		if errors.Is(err, ferry.ErrQuota) {
+			drainRefused(dc.conn)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -227,12 +232,25 @@ func (c *conn) store(p, name string, o core.WriteOptions, opening, done string) 
 		if err := up.Commit(); err != nil {
 			return "", err
 		}
+		if up.Path() != p { // rename-on-conflict chose another name
+			return done + " Stored as " + path.Base(up.Path()) + ".", nil
+		}
 		return done, nil
 	}, func(err error) {
 		if err != nil {
 			up.Abort(err)
 		}
 	})
+}
+
+// drainRefused reads and discards what a client still sends after an
+// upload was refused for quota, so it sees the 552 instead of a connection
+// reset; it gives up after 64 MiB or 10 seconds.
+func drainRefused(r io.Reader) {
+	if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = d.SetReadDeadline(time.Now().Add(10 * time.Second))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<20))
 }
 
 func (c *conn) cmdStou(arg string) {
