@@ -216,10 +216,10 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 	if !req.Probe && !e.loginAllowed(req.Remote.Addr().Unmap()) {
 		return nil, "login rate exceeded for this address", fail
 	}
-	if req.Password == "" && len(req.PublicKey) == 0 {
+	u, err := e.users.GetUser(ctx, req.User)
+	if err == nil && req.Password == "" && len(req.PublicKey) == 0 && !ferry.Bool(u.Policy.Anonymous) {
 		return nil, "no credentials", fail
 	}
-	u, err := e.users.GetUser(ctx, req.User)
 	if err != nil {
 		if req.Password != "" {
 			auth.DummyVerify(req.Password) // same cost as a real check

@@ -242,6 +242,9 @@ func (c *conn) cmdPass(arg string) {
 	}
 	user := c.user
 	c.user = ""
+	if strings.EqualFold(user, "ftp") || strings.EqualFold(user, "anonymous") {
+		user = "anonymous" // RFC 1635: both names mean the anonymous account
+	}
 	sess, err := c.srv.eng.Login(c.ctx, core.LoginRequest{
 		Protocol: proto, User: user, Password: arg, Remote: c.remote, Local: c.local,
 		TLS: c.tlsCtl != nil, Service: c.srv.opts.Service, Disconnect: c.closeAll,
@@ -255,6 +258,10 @@ func (c *conn) cmdPass(arg string) {
 		case <-t.C:
 		case <-c.ctx.Done():
 			t.Stop()
+		}
+		if errors.Is(err, ferry.ErrLimit) {
+			c.reply(530, "Too many sessions for this account or address; try again later.")
+			return
 		}
 		c.reply(530, "Login incorrect.")
 		return

@@ -79,3 +79,24 @@ func TestDefenderBansOneAddress(t *testing.T) {
 		t.Errorf("stored bans = %+v", bans.bans)
 	}
 }
+
+// TestAnonymousFTP: USER ftp or anonymous reaches the account marked
+// anonymous with any password (even none), and its rules stay in force.
+func TestAnonymousFTP(t *testing.T) {
+	t.Parallel()
+	yes := true
+	env := ferrytest.NewEngine(t, ferrytest.User("anonymous", "", ferrytest.Perm("/=list,download"),
+		ferrytest.WithPolicy(func(p *ferry.Policy) { p.Anonymous = &yes })))
+	env.WriteFile(t, "anonymous", "pub/readme.txt", []byte("welcome"))
+	addr := start(t, env, Options{TLSMode: TLSOff})
+	for _, name := range []string{"ftp", "anonymous", "FTP"} {
+		r := mustRaw(t, addr, nil)
+		mustCode(t, r.cmd("USER "+name), 331, "USER")
+		mustCode(t, r.cmd("PASS"), 230, "PASS with no password")
+		mustCode(t, r.cmd("MKD /x"), 550, "MKD as anonymous")
+		mustCode(t, r.cmd("SIZE /pub/readme.txt"), 213, "SIZE")
+	}
+	r := mustRaw(t, addr, nil)
+	mustCode(t, r.cmd("USER nobody"), 331, "USER")
+	mustCode(t, r.cmd("PASS"), 530, "empty password for a normal account")
+}
