@@ -122,6 +122,7 @@ func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
 	m[ferry.ServiceSFTP] = a.sftpFactory
 	m[ferry.ServiceFTP] = a.ftpFactory
 	m[ferry.ServiceHTTP] = a.httpFactory
+	m[ferry.ServiceFTPProxy] = a.ftpProxyFactory
 	m[ferry.ServiceAdmin] = a.adminFactory()
 	return m
 }

@@ -94,6 +94,7 @@ func newRoot(e *env) *cobra.Command {
 		newConfigCmd(e), newVersionCmd(e), newBanCmd(e), newFolderCmd(e))
 	root.AddCommand(newCopyCmds(e)...)
 	root.AddCommand(newRuleCmd(e), newOutboxCmd(e))
+	root.AddCommand(newProxyCmd(e))
 	// Unknown subcommands are usage errors too.
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
