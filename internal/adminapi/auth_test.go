@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"testing"
 	"time"
-
 )
 
 func TestTokenExchange(t *testing.T) {
@@ -85,7 +84,9 @@ func TestAPITokens(t *testing.T) {
 	e.want(e.do("POST", "/api/v1/tokens", tok, map[string]any{"name": "deploy"}), http.StatusCreated).json(t, &full)
 	e.want(e.do("POST", "/api/v1/users", full.Token, map[string]any{"name": "x"}), http.StatusCreated)
 
-	var list struct{ Items []struct{ Name, Scope string } }
+	var list struct {
+		Items []struct{ Name, Scope string }
+	}
 	e.want(e.do("GET", "/api/v1/tokens", tok, nil), http.StatusOK).json(t, &list)
 	if len(list.Items) != 2 {
 		t.Errorf("token list %+v", list.Items)
