@@ -42,13 +42,19 @@ func newWhoCmd(e *env) *cobra.Command {
 				return writeJSON(e.stdout, nonNil(rep.Sessions))
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SESSION\tUSER\tPROTOCOL\tREMOTE\tSINCE\tTRANSFER")
+			fmt.Fprintln(tw, "SESSION\tUSER\tPROTOCOL\tREMOTE\tSINCE\tSTATE\tTRANSFER\tRATE")
+			now := time.Now()
 			for _, s := range rep.Sessions {
-				xfer := "-"
+				state, xfer, rate := "idle", "-", "-"
 				if t := s.Transfer; t != nil {
-					xfer = fmt.Sprintf("%s %s %d/%d bytes", t.Direction, t.Path, t.Bytes, t.Size)
+					state = t.Direction
+					xfer = fmt.Sprintf("%s %d/%d bytes", t.Path, t.Bytes, t.Size)
+					if d := now.Sub(t.Start).Seconds(); d > 0 {
+						rate = fmt.Sprintf("%.0f KiB/s", float64(t.Bytes)/d/1024)
+					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, s.Protocol, s.Remote, s.Start.Format(time.DateTime), xfer)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, s.Protocol, s.Remote,
+					s.Start.Format(time.DateTime), state, xfer, rate)
 			}
 			return tw.Flush()
 		},
