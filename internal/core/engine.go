@@ -58,6 +58,10 @@ type Options struct {
 	CacheTTL  time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// UploadChecksum is "sha256" (or "", the default: uploads are hashed
+	// as they stream in and the digest goes into the upload event) or
+	// "none" (no hashing, which keeps splice for plain uploads).
+	UploadChecksum string
 
 	// Defender scores failed logins and refuses banned addresses.
 	Defender Defender

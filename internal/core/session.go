@@ -47,6 +47,7 @@ type transfer struct {
 	size      int64
 	start     time.Time
 	bytes     atomic.Int64
+	sha256    string // hex digest of a committed upload, when computed
 }
 
 func newSessionID() string {

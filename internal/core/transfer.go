@@ -153,7 +153,7 @@ func (d *Download) finish(cause error) error {
 
 func (s *Session) transferDone(typ ferry.EventType, t *transfer, cause error) {
 	dur := s.eng.now().Sub(t.start)
-	ev := ferry.Event{Type: typ, Path: t.path, Size: t.bytes.Load(), Duration: dur, Status: "ok"}
+	ev := ferry.Event{Type: typ, Path: t.path, Size: t.bytes.Load(), Duration: dur, Status: "ok", SHA256: t.sha256}
 	if cause != nil {
 		ev.Status = cause.Error()
 	}
@@ -185,6 +185,7 @@ type Upload struct {
 	limit    int64  // largest size allowed (quota, max file size); -1: none
 	end      atomic.Int64
 	overrun  atomic.Bool // the limit was hit: nothing is kept
+	sum      *upHash     // running SHA-256; nil when not computed
 	t        *transfer
 	once     sync.Once
 }
@@ -260,6 +261,7 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 	if err != nil {
 		return nil, fmt.Errorf("core: upload %q: %w", vp, err)
 	}
+	u.sum = s.newUpHash(o)
 	u.t = &transfer{path: vp, dir: "upload", size: -1, start: s.eng.now()}
 	u.t.bytes.Store(o.Offset)
 	u.end.Store(max(u.end.Load(), o.Offset))
@@ -357,7 +359,9 @@ func (u *Upload) Write(p []byte) (int, error) {
 	if err := u.s.waitUp(len(p)); err != nil {
 		return 0, err
 	}
+	off := u.end.Load() - int64(len(p))
 	n, err := u.f.Write(p)
+	u.sum.add(p[:n], off)
 	u.t.bytes.Add(int64(n))
 	return n, err
 }
@@ -371,6 +375,7 @@ func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	n, err := u.f.WriteAt(p, off)
+	u.sum.add(p[:n], off)
 	u.t.bytes.Add(int64(n))
 	return n, err
 }
@@ -393,7 +398,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 		// f.ReadFrom(io.LimitReader(conn)) is what os.File splices.
-		m, err := io.Copy(u.f, io.LimitReader(r, step))
+		m, err := io.Copy(u.f, u.sum.reader(io.LimitReader(r, step), u.end.Load()))
 		total += m
 		u.t.bytes.Add(m)
 		if gerr := u.grow(u.end.Load() + m); gerr != nil {
@@ -409,7 +414,10 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // Truncate sets the size of the file being written (SFTP setstat size).
-func (u *Upload) Truncate(size int64) error { return u.f.Truncate(size) }
+func (u *Upload) Truncate(size int64) error {
+	u.sum.abandon()
+	return u.f.Truncate(size)
+}
 
 // Commit finishes the upload: the partial is renamed over the final name
 // and the upload event is published.
@@ -423,6 +431,9 @@ func (u *Upload) Commit() error {
 		}
 		if err == nil && u.partial != "" {
 			err = u.s.fs.Rename(u.s.ctx, u.partial, u.name)
+		}
+		if err == nil {
+			u.t.sha256 = u.sum.sum(u.end.Load())
 		}
 		if err != nil {
 			err = fmt.Errorf("core: upload %q: %w", u.vp, err)

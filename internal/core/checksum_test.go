@@ -1,0 +1,103 @@
+package core_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/netip"
+	"testing"
+
+	"github.com/ferrymft/ferry/internal/core"
+	"github.com/ferrymft/ferry/internal/events"
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/ferrytest"
+	"github.com/ferrymft/ferry/internal/storage/local"
+)
+
+// onlyReader hides WriteTo and the like, as a socket's reader would be.
+type onlyReader struct{ io.Reader }
+
+func TestUploadChecksum(t *testing.T) {
+	t.Parallel()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 70000) // > one ReadFrom chunk of buffers
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	for _, tt := range []struct {
+		name     string
+		checksum string
+		opts     core.WriteOptions
+		write    func(up *core.Upload) error
+		want     string
+	}{
+		{"Write", "", core.WriteOptions{}, func(up *core.Upload) error {
+			_, err := io.Copy(struct{ io.Writer }{up}, bytes.NewReader(data))
+			return err
+		}, want},
+		{"ReadFrom", "sha256", core.WriteOptions{}, func(up *core.Upload) error {
+			_, err := up.ReadFrom(onlyReader{bytes.NewReader(data)})
+			return err
+		}, want},
+		{"WriteAt in order", "", core.WriteOptions{}, func(up *core.Upload) error {
+			for off := 0; off < len(data); off += 32768 {
+				if _, err := up.WriteAt(data[off:min(off+32768, len(data))], int64(off)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, want},
+		{"WriteAt out of order", "", core.WriteOptions{}, func(up *core.Upload) error {
+			half := len(data) / 2
+			if _, err := up.WriteAt(data[half:], int64(half)); err != nil {
+				return err
+			}
+			_, err := up.WriteAt(data[:half], 0)
+			return err
+		}, ""},
+		{"none", core.ChecksumNone, core.WriteOptions{}, func(up *core.Upload) error {
+			_, err := up.ReadFrom(onlyReader{bytes.NewReader(data)})
+			return err
+		}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.Perm("/=all")))
+			bus := events.New(events.Options{})
+			rec := make(chan ferry.Event, 100)
+			bus.Subscribe(context.Background(), "test", 100, func(_ context.Context, ev ferry.Event) { rec <- ev })
+			eng, err := core.New(core.Options{Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}),
+				Events: bus, CreateHome: true, UploadChecksum: tt.checksum})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := eng.Login(t.Context(), core.LoginRequest{Protocol: ferry.SFTP, User: "alice", Password: "pw",
+				Remote: netip.MustParseAddrPort("127.0.0.1:1")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, err := s.OpenWrite(t.Context(), "/f.bin", tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.write(up); err != nil {
+				t.Fatal(err)
+			}
+			if err := up.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			bus.Close()
+			close(rec)
+			var got *ferry.Event
+			for ev := range rec {
+				if ev.Type == ferry.EventUpload {
+					got = &ev
+				}
+			}
+			if got == nil || got.SHA256 != tt.want || got.Size != int64(len(data)) {
+				t.Errorf("upload event = %+v, want sha256 %q", got, tt.want)
+			}
+		})
+	}
+}
