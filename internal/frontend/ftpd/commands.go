@@ -242,8 +242,8 @@ func (c *conn) cmdPass(arg string) {
 	}
 	user := c.user
 	c.user = ""
-	if strings.EqualFold(user, "ftp") || strings.EqualFold(user, "anonymous") {
-		user = "anonymous" // RFC 1635: both names mean the anonymous account
+	if strings.EqualFold(user, "anonymous") {
+		user = "anonymous" // clients send it in any case (RFC 1635)
 	}
 	sess, err := c.srv.eng.Login(c.ctx, core.LoginRequest{
 		Protocol: proto, User: user, Password: arg, Remote: c.remote, Local: c.local,

@@ -80,7 +80,7 @@ func TestDefenderBansOneAddress(t *testing.T) {
 	}
 }
 
-// TestAnonymousFTP: USER ftp or anonymous reaches the account marked
+// TestAnonymousFTP: USER anonymous (any case) reaches the account marked
 // anonymous with any password (even none), and its rules stay in force.
 func TestAnonymousFTP(t *testing.T) {
 	t.Parallel()
@@ -89,7 +89,7 @@ func TestAnonymousFTP(t *testing.T) {
 		ferrytest.WithPolicy(func(p *ferry.Policy) { p.Anonymous = &yes })))
 	env.WriteFile(t, "anonymous", "pub/readme.txt", []byte("welcome"))
 	addr := start(t, env, Options{TLSMode: TLSOff})
-	for _, name := range []string{"ftp", "anonymous", "FTP"} {
+	for _, name := range []string{"anonymous", "ANONYMOUS"} {
 		r := mustRaw(t, addr, nil)
 		mustCode(t, r.cmd("USER "+name), 331, "USER")
 		mustCode(t, r.cmd("PASS"), 230, "PASS with no password")
