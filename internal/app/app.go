@@ -71,6 +71,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 		Usage:      usageStore{st},
 		Gate:       a.ev.hooks,
 	}
+	opts.UploadChecksum = cfg.Uploads.Checksum
 	if err := a.applyPolicyConfig(&opts); err != nil {
 		st.Close()
 		return nil, nil, err

@@ -38,6 +38,15 @@ type Config struct {
 	TransferLogs []TransferLog `yaml:"transfer_logs"`
 	// AuditLog, when its path is set, records admin changes as JSON lines.
 	AuditLog AuditLog `yaml:"audit_log"`
+	Uploads  Uploads  `yaml:"uploads"`
+}
+
+// Uploads tunes how uploads are received.
+type Uploads struct {
+	// Checksum is sha256 (default: each upload's SHA-256 is computed as
+	// its bytes arrive and put in the upload event) or none (no hashing:
+	// plain uploads keep the kernel's zero-copy splice).
+	Checksum string `yaml:"checksum"`
 }
 
 // TransferLog is one transfer log.
@@ -294,6 +303,11 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	switch c.Uploads.Checksum {
+	case "", "sha256", "none":
+	default:
+		return fmt.Errorf("%w: uploads.checksum %q: accepted values are sha256, none", ErrInvalid, c.Uploads.Checksum)
+	}
 	return c.AuditLog.Rotate.validate("audit_log")
 }
 
@@ -400,4 +414,6 @@ transfer_logs: []             # e.g. - {format: xferlog, path: /var/log/ferry/xf
                               # format: xferlog | clf | w3c | json; path: FILE | stdout | syslog
 audit_log:
   path: ""                    # admin changes as JSON lines: FILE | stdout | syslog; empty: off
+uploads:
+  checksum: sha256            # sha256: digest in upload events | none: keep splice for plain uploads
 `
