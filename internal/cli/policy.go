@@ -22,7 +22,7 @@ type policyFlags struct {
 	requireTLS, keepAll                              string
 	denyPatterns, hidePatterns, extensions           []string
 	mounts                                           []string
-	renameOnConflict, anonymous                      string
+	renameOnConflict, anonymous, umask               string
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
@@ -47,6 +47,7 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount a virtual folder: VPATH=FOLDER or VPATH=FOLDER:ro (repeatable; '' clears)")
 	fs.StringVar(&f.renameOnConflict, "rename-on-conflict", "", "upload a.txt as a.1.txt when a.txt exists: true, false or inherit")
 	fs.StringVar(&f.anonymous, "anonymous", "", "accept any password (FTP anonymous): true, false or inherit")
+	fs.StringVar(&f.umask, "umask", "", "octal umask for new files and folders, e.g. 027 ('' inherits)")
 }
 
 // ParseSize parses a byte count with an optional K, M, G or T suffix
@@ -131,6 +132,9 @@ func (f *policyFlags) apply(fs *pflag.FlagSet, p *ferry.Policy) error {
 	}
 	if fs.Changed("dotfiles") {
 		p.DotFiles = f.dotfiles
+	}
+	if fs.Changed("umask") {
+		p.Umask = f.umask
 	}
 	for _, b := range []struct {
 		flag, val string
@@ -249,6 +253,9 @@ func policyLines(p ferry.Policy) [][2]string {
 	}
 	if p.Anonymous != nil {
 		add("anonymous", strconv.FormatBool(*p.Anonymous))
+	}
+	if p.Umask != "" {
+		add("umask", p.Umask)
 	}
 	return out
 }

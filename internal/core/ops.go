@@ -107,7 +107,7 @@ func (s *Session) Mkdir(ctx context.Context, p string) error {
 	if vpath.IsRoot(vp) {
 		return fmt.Errorf("core: mkdir /: %w", ferry.ErrExists)
 	}
-	err = mapErr(s.fs.Mkdir(ctx, name, 0o777))
+	err = mapErr(s.fs.Mkdir(ctx, name, s.dirMode()))
 	if err != nil {
 		err = fmt.Errorf("core: mkdir %q: %w", vp, err)
 	}

@@ -111,6 +111,19 @@ func (s *Session) waitDown(n int) error {
 func (s *Session) limitedUp() bool   { return limited(s.st.up) || limited(s.eng.up) }
 func (s *Session) limitedDown() bool { return limited(s.st.down) || limited(s.eng.down) }
 
+// fileMode and dirMode are the modes new files and directories get: 0666
+// and 0777 without the account's umask (the process umask applies too).
+func (s *Session) fileMode() fs.FileMode { return 0o666 &^ s.umask() }
+func (s *Session) dirMode() fs.FileMode  { return 0o777 &^ s.umask() }
+
+func (s *Session) umask() fs.FileMode {
+	u, err := ferry.ParseUmask(s.view().pol.Umask)
+	if err != nil {
+		return 0
+	}
+	return u
+}
+
 // loginAllowed applies the per-address login rate.
 func (e *Engine) loginAllowed(addr netip.Addr) bool {
 	if e.opts.LoginsPerMinute <= 0 || !addr.IsValid() {

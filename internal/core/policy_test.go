@@ -410,3 +410,25 @@ func TestAnonymousAcceptsAnyPassword(t *testing.T) {
 		t.Errorf("anonymous upload: %v", err)
 	}
 }
+
+func TestUmask(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("u", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) { p.Umask = "077" })))
+	s := login(t, env, "u", "pw")
+	if err := upload(t, s, "/f", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Mkdir(context.Background(), "/d"); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]fs.FileMode{"f": 0o600, "d": 0o700} {
+		fi, err := os.Stat(env.Home("u", name))
+		if err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s mode = %v, %v; want %v", name, fi.Mode().Perm(), err, want)
+		}
+	}
+	bad := ferry.Policy{Umask: "999"}
+	if err := bad.Validate(); err == nil {
+		t.Error("umask 999 accepted")
+	}
+}

@@ -249,9 +249,9 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 	}
 	switch {
 	case o.Append:
-		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, s.fileMode())
 	case o.InPlace:
-		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, 0o666)
+		u.f, err = s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, s.fileMode())
 	case s.view().user.UploadMode == ferry.UploadDirect:
 		u.f, err = s.openDirect(ctx, name, o.Offset, existing)
 	default:
@@ -273,7 +273,7 @@ func (s *Session) openDirect(ctx context.Context, name string, off, existing int
 	if off > 0 && off > existing {
 		return nil, fmt.Errorf("resume offset %d beyond the %d bytes received: %w", off, max(existing, 0), ferry.ErrInvalid)
 	}
-	f, err := s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, 0o666)
+	f, err := s.fs.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, s.fileMode())
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +289,7 @@ func (s *Session) openDirect(ctx context.Context, name string, off, existing int
 // starts a partial from the first off bytes of the existing file.
 func (s *Session) openPartial(ctx context.Context, partial, name string, off, existing int64) (storage.File, error) {
 	if off == 0 {
-		return s.fs.OpenFile(ctx, partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		return s.fs.OpenFile(ctx, partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, s.fileMode())
 	}
 	if fi, err := s.fs.Stat(ctx, partial); err == nil && fi.Size() >= off {
 		f, err := s.fs.OpenFile(ctx, partial, os.O_WRONLY, 0o666)
@@ -310,7 +310,7 @@ func (s *Session) openPartial(ctx context.Context, partial, name string, off, ex
 		return nil, err
 	}
 	defer src.Close()
-	f, err := s.fs.OpenFile(ctx, partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	f, err := s.fs.OpenFile(ctx, partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, s.fileMode())
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package ferry
 
 import (
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"path"
 	"slices"
@@ -43,6 +44,21 @@ type Policy struct {
 	// Anonymous accepts any password (FTP anonymous logins); give such an
 	// account read-only rights.
 	Anonymous *bool `json:"anonymous,omitempty"`
+	// Umask is removed from the mode of new files (0666) and directories
+	// (0777), in octal like "027"; empty: none beyond the process's.
+	Umask string `json:"umask,omitempty"`
+}
+
+// ParseUmask parses an octal umask ("" is 0).
+func ParseUmask(s string) (fs.FileMode, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 {
+		return 0, fmt.Errorf("%w: umask %q: expected octal digits like 022 or 027", ErrInvalid, s)
+	}
+	return fs.FileMode(v), nil
 }
 
 // Mount places the virtual folder Folder at the virtual path Path.
@@ -129,6 +145,9 @@ func Merge(p Policy, fallbacks ...Policy) Policy {
 		}
 		if out.DotFiles == "" {
 			out.DotFiles = f.DotFiles
+		}
+		if out.Umask == "" {
+			out.Umask = f.Umask
 		}
 		out.RenameOnConflict = orPtr(out.RenameOnConflict, f.RenameOnConflict)
 		out.Anonymous = orPtr(out.Anonymous, f.Anonymous)
@@ -221,6 +240,9 @@ func (p *Policy) Validate() error {
 	case "", DotFilesAllow, DotFilesProtect, DotFilesHide:
 	default:
 		return fmt.Errorf("%w: dotfiles %q: accepted values are allow, protect, hide", ErrInvalid, p.DotFiles)
+	}
+	if _, err := ParseUmask(p.Umask); err != nil {
+		return err
 	}
 	for _, m := range p.Mounts {
 		if _, err := ParseMount(m.Path + "=" + m.Folder); err != nil {
