@@ -3,6 +3,7 @@ package ferry
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"path"
 	"slices"
@@ -147,3 +148,21 @@ type OutboxEntry struct {
 	Dead      bool            `json:"dead"`
 	CreatedAt time.Time       `json:"created_at"`
 }
+
+// Refusal is a pre-hook's refusal of an operation. It is a permission
+// error (errors.Is(err, fs.ErrPermission)); a front end that wants to show
+// the hook's reason to the client finds it with errors.As.
+type Refusal struct {
+	Rule   string // the pre-hook rule that refused
+	Reason string // the hook's first output line or reply body line; may be empty
+}
+
+func (r *Refusal) Error() string {
+	if r.Reason == "" {
+		return "refused by pre-hook " + r.Rule
+	}
+	return "refused by " + r.Rule + ": " + r.Reason
+}
+
+// Unwrap makes a refusal a permission error.
+func (r *Refusal) Unwrap() error { return fs.ErrPermission }

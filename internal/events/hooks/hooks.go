@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -254,12 +253,12 @@ func (d *Dispatcher) preHook(ctx context.Context, r *ferry.Rule, ev ferry.Event,
 	}
 	switch {
 	case refused:
-		return fmt.Errorf("%s refused by %s: %s: %w", ev.Type, r.Name, cmp.Or(reason, "no reason given"), fs.ErrPermission)
+		return fmt.Errorf("%s %w", ev.Type, &ferry.Refusal{Rule: r.Name, Reason: reason})
 	case failure != nil && r.FailOpen:
 		d.log.Warn("pre-hook failed; allowing (fail-open)", "rule", r.Name, "event", ev.Type, "path", ev.Path, "err", failure)
 	case failure != nil:
 		d.log.Warn("pre-hook failed; refusing (fail-closed)", "rule", r.Name, "event", ev.Type, "path", ev.Path, "err", failure)
-		return fmt.Errorf("%s refused: pre-hook %s is unavailable: %w", ev.Type, r.Name, fs.ErrPermission)
+		return fmt.Errorf("%s %w", ev.Type, &ferry.Refusal{Rule: r.Name, Reason: "pre-hook " + r.Name + " is unavailable"})
 	}
 	return nil
 }

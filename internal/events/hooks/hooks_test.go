@@ -245,3 +245,16 @@ func TestMatch(t *testing.T) {
 		t.Error("delete is a pre-hook event")
 	}
 }
+
+func TestRefusalCarriesTheReason(t *testing.T) {
+	t.Parallel()
+	refuse := script(t, `echo "closed for the weekend"; exit 1`)
+	r := newRig(t, &ferry.Rule{Name: "hours", Events: []ferry.EventType{ferry.EventDownload}, PreHook: true,
+		Action: ferry.ActionExec, Command: []string{refuse}})
+	r.env.WriteFile(t, "alice", "a.txt", []byte("a"))
+	_, err := r.login(t).OpenRead(t.Context(), "/a.txt", 0)
+	var ref *ferry.Refusal
+	if !errors.As(err, &ref) || ref.Rule != "hours" || ref.Reason != "closed for the weekend" || !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("download = %v, want a *ferry.Refusal from rule hours", err)
+	}
+}
