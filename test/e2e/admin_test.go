@@ -82,7 +82,9 @@ func TestAdminAPICurl(t *testing.T) {
 	if b, err := os.ReadFile(s.Home("partner", "hello.txt")); err != nil || string(b) != "hello from the admin API\n" {
 		t.Fatalf("uploaded file: %q %v", b, err)
 	}
-	var evs struct{ Items []struct{ Type, User, Path string } }
+	var evs struct {
+		Items []struct{ Type, User, Path string }
+	}
 	adminCurl(t, &evs, "-H", auth, api+"/events?type=upload&user=partner")
 	if len(evs.Items) != 1 || evs.Items[0].Path != "/hello.txt" {
 		t.Errorf("upload events %+v", evs.Items)
