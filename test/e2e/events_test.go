@@ -88,8 +88,8 @@ func readEnv(t *testing.T, path string) map[string]string {
 	return env
 }
 
-// TestEventsEndToEnd: exec hooks see FTP (curl) and SFTP (OpenSSH)
-// uploads; a pre-hook refuses an upload; a webhook that is down, then
+// TestEventsEndToEnd: exec hooks see FTP (curl), SFTP (OpenSSH) and
+// WebDAV (curl) uploads; a pre-hook refuses an upload; a webhook that is down, then
 // flaky, gets every upload in order across a kill -9 and restart; the
 // transfer logs record the uploads.
 func TestEventsEndToEnd(t *testing.T) {
@@ -103,6 +103,7 @@ func TestEventsEndToEnd(t *testing.T) {
 	s.AddUser("alice", "alice-pw")
 	s.AddService("ftp", "ftp")
 	s.AddService("ssh", "sftp")
+	s.AddService("web", "http")
 	logs := filepath.Join(s.Dir, "logs")
 	yaml := "transfer_logs:\n" +
 		"  - {format: xferlog, path: " + filepath.Join(logs, "xferlog") + "}\n" +
@@ -126,7 +127,7 @@ func TestEventsEndToEnd(t *testing.T) {
 	s.Start()
 
 	local := t.TempDir()
-	for _, n := range []string{"a.txt", "b.txt", "c.txt", "evil.exe"} {
+	for _, n := range []string{"a.txt", "b.txt", "c.txt", "d.txt", "evil.exe"} {
 		os.WriteFile(filepath.Join(local, n), []byte("content of "+n), 0o644)
 	}
 	ftp := "ftp://" + s.Addr("ftp") + "/"
@@ -143,6 +144,10 @@ func TestEventsEndToEnd(t *testing.T) {
 		t.Fatalf("sftp upload: %v\n%s", err, o)
 	}
 
+	if o, err := curl("-f", "-T", filepath.Join(local, "d.txt"), "http://"+s.Addr("web")+"/dav/d.txt"); err != nil {
+		t.Fatalf("WebDAV upload: %v\n%s", err, o)
+	}
+
 	// The pre-hook refuses the .exe: curl fails, nothing is left.
 	if o, err := curl("-T", filepath.Join(local, "evil.exe"), ftp+"evil.exe"); err == nil {
 		t.Errorf("upload of evil.exe succeeded: %s", o)
@@ -150,17 +155,18 @@ func TestEventsEndToEnd(t *testing.T) {
 	if _, err := os.Stat(s.Home("alice", "evil.exe")); err == nil {
 		t.Error("the refused upload left evil.exe")
 	}
-	if ents, _ := os.ReadDir(s.Home("alice")); len(ents) != 2 {
-		t.Errorf("home holds %d entries, want a.txt and b.txt only", len(ents))
+	if ents, _ := os.ReadDir(s.Home("alice")); len(ents) != 3 {
+		t.Errorf("home holds %d entries, want a.txt, b.txt and d.txt only", len(ents))
 	}
 
 	// Exec hooks ran for both protocols with the event's environment.
 	WaitFor(t, "exec hooks", func() bool {
 		_, e1 := os.Stat(filepath.Join(out, "ftp-a.txt.env"))
 		_, e2 := os.Stat(filepath.Join(out, "sftp-b.txt.env"))
-		return e1 == nil && e2 == nil
+		_, e3 := os.Stat(filepath.Join(out, "webdav-d.txt.env"))
+		return e1 == nil && e2 == nil && e3 == nil
 	})
-	for proto, name := range map[string]string{"ftp": "a.txt", "sftp": "b.txt"} {
+	for proto, name := range map[string]string{"ftp": "a.txt", "sftp": "b.txt", "webdav": "d.txt"} {
 		e := readEnv(t, filepath.Join(out, proto+"-"+name+".env"))
 		want := map[string]string{"FERRY_EVENT": "upload", "FERRY_USER": "alice", "FERRY_PROTOCOL": proto,
 			"FERRY_VIRTUAL_PATH": "/" + name, "FERRY_PATH": s.Home("alice", name), "FERRY_SIZE": "16", "FERRY_STATUS": "ok"}
@@ -169,6 +175,10 @@ func TestEventsEndToEnd(t *testing.T) {
 				t.Errorf("%s upload: %s = %q, want %q", proto, k, e[k], v)
 			}
 		}
+		sum := sha256.Sum256([]byte("content of " + name))
+		if e["FERRY_SHA256"] != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s upload: FERRY_SHA256 = %q, want the content's digest", proto, e["FERRY_SHA256"])
+		}
 		if !strings.HasPrefix(e["FERRY_REMOTE_ADDR"], "127.0.0.1:") || e["FERRY_SESSION"] == "" || e["FERRY_TIME"] == "" {
 			t.Errorf("%s upload: remote %q session %q time %q", proto, e["FERRY_REMOTE_ADDR"], e["FERRY_SESSION"], e["FERRY_TIME"])
 		}
@@ -176,8 +186,8 @@ func TestEventsEndToEnd(t *testing.T) {
 
 	// The webhook is down: the events wait in the outbox. Kill -9 and
 	// start again; the endpoint then fails twice more and recovers.
-	WaitFor(t, "two pending deliveries", func() bool {
-		return strings.Count(s.MustFerry("outbox", "list"), "notify") == 2
+	WaitFor(t, "three pending deliveries", func() bool {
+		return strings.Count(s.MustFerry("outbox", "list"), "notify") == 3
 	})
 	s.cmd.Process.Kill()
 	WaitFor(t, "the server to die", func() bool { return s.Ferry("status").Code != 0 })
@@ -187,19 +197,19 @@ func TestEventsEndToEnd(t *testing.T) {
 		t.Fatalf("curl upload after restart: %v\n%s", err, o)
 	}
 	recv.set(false, 2)
-	WaitFor(t, "every webhook delivery", func() bool { return len(recv.paths()) >= 3 })
-	if got := strings.Join(recv.paths(), " "); got != "/a.txt /b.txt /c.txt" {
+	WaitFor(t, "every webhook delivery", func() bool { return len(recv.paths()) >= 4 })
+	if got := strings.Join(recv.paths(), " "); got != "/a.txt /b.txt /d.txt /c.txt" {
 		t.Errorf("webhook received %q, want every upload once, in order", got)
 	}
 
 	// The transfer logs have one line per upload.
 	WaitFor(t, "the xferlog", func() bool {
 		b, _ := os.ReadFile(filepath.Join(logs, "xferlog"))
-		return strings.Count(string(b), "\n") >= 3
+		return strings.Count(string(b), "\n") >= 4
 	})
 	b, _ := os.ReadFile(filepath.Join(logs, "xferlog"))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	for i, name := range []string{"/a.txt", "/b.txt", "/c.txt"} {
+	for i, name := range []string{"/a.txt", "/b.txt", "/d.txt", "/c.txt"} {
 		f := strings.Fields(lines[i])
 		if len(f) != 18 || f[8] != name || f[7] != "16" || f[11] != "i" || f[13] != "alice" || f[17] != "c" {
 			t.Errorf("xferlog line %d: %q", i, lines[i])
