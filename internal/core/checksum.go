@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Upload checksums: with Options.UploadChecksum "" or "sha256", an upload
@@ -97,4 +99,79 @@ func (h *hashReader) Read(p []byte) (int, error) {
 	h.u.add(p[:n], h.off)
 	h.off += int64(n)
 	return n, err
+}
+
+// sumCache remembers the SHA-256 of files uploaded through this engine, so
+// a client asking for the digest of a file unchanged since (same size and
+// modification time) gets it without a re-read. Bounded; the zero value is
+// ready to use.
+type sumCache struct {
+	mu sync.Mutex
+	m  map[string]sumEntry
+}
+
+type sumEntry struct {
+	size  int64
+	mtime time.Time
+	sum   []byte
+}
+
+const sumCacheSize = 4096
+
+func sumKey(home, name string) string { return home + "\x00" + name }
+
+func (c *sumCache) put(key string, size int64, mtime time.Time, hexSum string) {
+	sum, err := hex.DecodeString(hexSum)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]sumEntry)
+	}
+	if _, ok := c.m[key]; !ok && len(c.m) >= sumCacheSize {
+		for k := range c.m { // drop an arbitrary entry
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = sumEntry{size: size, mtime: mtime, sum: sum}
+}
+
+// get returns the digest recorded for key if the file still has size and
+// mtime.
+func (c *sumCache) get(key string, size int64, mtime time.Time) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || e.size != size || !e.mtime.Equal(mtime) {
+		return nil
+	}
+	return append([]byte(nil), e.sum...)
+}
+
+// rememberSum records a committed upload's digest with the file's size
+// and modification time.
+func (u *Upload) rememberSum(hexSum string) {
+	if hexSum == "" {
+		return
+	}
+	fi, err := u.s.fs.Stat(u.s.ctx, u.name)
+	if err != nil {
+		return
+	}
+	u.s.eng.sums.put(sumKey(u.s.user.Home, u.name), fi.Size(), fi.ModTime(), hexSum)
+}
+
+// knownSum is the recorded SHA-256 of name when the whole file is asked
+// for and it is unchanged since its upload.
+func (s *Session) knownSum(algo, name string, offset, length int64, fi interface {
+	Size() int64
+	ModTime() time.Time
+}) []byte {
+	if a := strings.ToLower(algo); (a != "sha256" && a != "sha-256") || offset != 0 || (length >= 0 && length < fi.Size()) {
+		return nil
+	}
+	return s.eng.sums.get(sumKey(s.user.Home, name), fi.Size(), fi.ModTime())
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"io"
 	"net/netip"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/ferrymft/ferry/internal/core"
 	"github.com/ferrymft/ferry/internal/events"
@@ -99,5 +101,41 @@ func TestUploadChecksum(t *testing.T) {
 				t.Errorf("upload event = %+v, want sha256 %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestHashServesUploadDigest(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.Perm("/=all")))
+	s, err := env.Engine.Login(t.Context(), core.LoginRequest{Protocol: ferry.FTP, User: "alice", Password: "pw",
+		Remote: netip.MustParseAddrPort("127.0.0.1:1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	up, err := s.OpenWrite(t.Context(), "/a.txt", core.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("original"))
+	if err := up.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	orig := sha256.Sum256([]byte("original"))
+	p := env.Home("alice", "a.txt")
+	fi, _ := os.Stat(p)
+
+	// Same size and time as uploaded: the recorded digest is served, not
+	// a re-read (which would see the new bytes).
+	os.WriteFile(p, []byte("imposter"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	if got, err := s.Hash(t.Context(), "/a.txt", "sha256", 0, -1); err != nil || !bytes.Equal(got, orig[:]) {
+		t.Errorf("Hash of an unchanged upload = %x, %v; want the recorded %x", got, err, orig)
+	}
+	// Changed since (mtime moved): hashed from the file.
+	os.Chtimes(p, fi.ModTime().Add(time.Second), fi.ModTime().Add(time.Second))
+	now := sha256.Sum256([]byte("imposter"))
+	if got, err := s.Hash(t.Context(), "/a.txt", "sha256", 0, -1); err != nil || !bytes.Equal(got, now[:]) {
+		t.Errorf("Hash of a changed file = %x, %v; want %x", got, err, now)
 	}
 }

@@ -102,6 +102,7 @@ type Engine struct {
 
 	usersMu    sync.Mutex
 	userStates map[string]*userState
+	sums       sumCache      // SHA-256 of uploads, for Hash
 	up, down   *rate.Limiter // server-wide
 
 	loginMu    sync.Mutex

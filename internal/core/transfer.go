@@ -434,6 +434,7 @@ func (u *Upload) Commit() error {
 		}
 		if err == nil {
 			u.t.sha256 = u.sum.sum(u.end.Load())
+			u.rememberSum(u.t.sha256)
 		}
 		if err != nil {
 			err = fmt.Errorf("core: upload %q: %w", u.vp, err)
