@@ -40,6 +40,11 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Rules", testRules},
 		{"Outbox", testOutbox},
 		{"Tokens", testTokens},
+		{"Locations", func(t *testing.T, s *store.Store) { testRecords(t, s, locationOps(s)) }},
+		{"Transfers", func(t *testing.T, s *store.Store) { testRecords(t, s, transferOps(s)) }},
+		{"LocationSecrets", testLocationSecrets},
+		{"TransferHistory", testTransferHistory},
+		{"TransferLeases", testTransferLeases},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,201 @@
+package ferry
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// Events of managed transfers (published by the transfer scheduler, one of
+// each per file).
+const (
+	EventTransferStarted   EventType = "transfer_started"
+	EventTransferSucceeded EventType = "transfer_succeeded"
+	EventTransferFailed    EventType = "transfer_failed"
+)
+
+// SealedPrefix starts every secret sealed for storage (secret.Box). The
+// store refuses a Location whose secrets do not start with it, so a
+// plaintext password can never reach the database by mistake.
+const SealedPrefix = "sealed:v1:"
+
+// LocationAuth is how Ferry logs in to a location.
+type LocationAuth string
+
+// Location auth kinds.
+const (
+	AuthNone     LocationAuth = "none"     // anonymous FTP, public HTTP, local folders
+	AuthPassword LocationAuth = "password" // Password holds the sealed password
+	AuthKey      LocationAuth = "key"      // PrivateKey holds the sealed OpenSSH key (SFTP)
+)
+
+// Location is a named remote endpoint: a URL (ftp://, ftps://,
+// ftps-implicit://, sftp://, webdav(s)://, http(s)://, or a local folder)
+// and what is needed to log in. Password and PrivateKey are sealed
+// (SealedPrefix…); only whoever holds the data directory's secret key can
+// open them.
+type Location struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// URL carries no password; a user name is allowed.
+	URL        string       `json:"url"`
+	Auth       LocationAuth `json:"auth"`
+	Password   string       `json:"-"`
+	PrivateKey string       `json:"-"`
+	// HostKey pins an SSH host key ("SHA256:…"); empty trusts on first
+	// use and pins what it saw.
+	HostKey string `json:"host_key,omitempty"`
+	// Insecure skips TLS certificate and SSH host key checks.
+	Insecure bool `json:"insecure,omitempty"`
+	// Active uses FTP active mode instead of passive.
+	Active      bool      `json:"active,omitempty"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Version     int64     `json:"version"`
+}
+
+// Validate checks a location before it is stored.
+func (l *Location) Validate() error {
+	if err := ValidateName("location", l.Name); err != nil {
+		return err
+	}
+	if l.URL == "" {
+		return fmt.Errorf("%w: location %q: url is required", ErrInvalid, l.Name)
+	}
+	if _, rest, ok := strings.Cut(l.URL, "://"); ok {
+		host, _, _ := strings.Cut(rest, "/")
+		if userinfo, _, ok := strings.Cut(host, "@"); ok && strings.Contains(userinfo, ":") {
+			return fmt.Errorf("%w: location %q: the url must not hold a password (use --password-stdin)", ErrInvalid, l.Name)
+		}
+	}
+	switch l.Auth {
+	case AuthNone:
+		if l.Password != "" || l.PrivateKey != "" {
+			return fmt.Errorf("%w: location %q: auth none with a secret", ErrInvalid, l.Name)
+		}
+	case AuthPassword, AuthKey:
+		if l.Password == "" && l.PrivateKey == "" {
+			return fmt.Errorf("%w: location %q: auth %s needs a secret", ErrInvalid, l.Name, l.Auth)
+		}
+	default:
+		return fmt.Errorf("%w: location %q: auth %q: accepted values are none, password, key", ErrInvalid, l.Name, l.Auth)
+	}
+	for _, s := range []string{l.Password, l.PrivateKey} {
+		if s != "" && !strings.HasPrefix(s, SealedPrefix) {
+			return fmt.Errorf("%w: location %q: secrets must be sealed before they are stored", ErrInvalid, l.Name)
+		}
+	}
+	if l.HostKey != "" && !strings.HasPrefix(l.HostKey, "SHA256:") {
+		return fmt.Errorf("%w: location %q: host key %q: want SHA256:… (ssh-keygen -lf)", ErrInvalid, l.Name, l.HostKey)
+	}
+	return nil
+}
+
+// Verify modes of a transfer (as `ferry copy --verify`).
+var VerifyModes = []string{"auto", "size", "hash", "none"}
+
+// Transfer is a stored definition of files to move, run by `ferry serve`
+// on a schedule (Every or Cron), by watching its source (Watch), or on
+// demand (`ferry transfer run`). Source and Dest are location specs:
+// "location:NAME/path", a URL without a password, or a local path.
+type Transfer struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Source string `json:"source"` // a directory
+	Dest   string `json:"dest"`   // a directory
+	// Pattern selects files by base name (a path.Match glob; "" all).
+	Pattern   string `json:"pattern,omitempty"`
+	Recursive bool   `json:"recursive,omitempty"`
+	// Triggers: at most one of Every, Cron, Watch; none means on demand.
+	Every time.Duration `json:"every,omitempty"`
+	Cron  string        `json:"cron,omitempty"`
+	Watch bool          `json:"watch,omitempty"`
+	// MinAge skips files modified more recently than this.
+	MinAge time.Duration `json:"min_age,omitempty"`
+	// After success: delete the source, or move it to ArchiveTo (a
+	// directory on the source side, relative to Source unless absolute).
+	DeleteSource bool   `json:"delete_source,omitempty"`
+	ArchiveTo    string `json:"archive_to,omitempty"`
+	Verify       string `json:"verify,omitempty"`  // VerifyModes; "" is auto
+	Retries      int    `json:"retries,omitempty"` // per file, after a transient failure
+	Disabled     bool   `json:"disabled,omitempty"`
+	Description  string `json:"description,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64     `json:"version"`
+}
+
+// Validate checks a transfer before it is stored. The cron expression's
+// syntax is checked by the scheduler's parser (callers).
+func (t *Transfer) Validate() error {
+	if err := ValidateName("transfer", t.Name); err != nil {
+		return err
+	}
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("%w: transfer %q: %s: %s", ErrInvalid, t.Name, field, fmt.Sprintf(format, a...))
+	}
+	if t.Source == "" || t.Dest == "" {
+		return bad("source/dest", "both are required")
+	}
+	n := 0
+	for _, b := range []bool{t.Every > 0, t.Cron != "", t.Watch} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return bad("trigger", "give one of every, cron and watch")
+	}
+	if t.Every < 0 || (t.Every > 0 && t.Every < time.Second) {
+		return bad("every", "%v: must be at least 1s", t.Every)
+	}
+	if t.MinAge < 0 {
+		return bad("min_age", "must not be negative")
+	}
+	if t.Pattern != "" {
+		if _, err := path.Match(t.Pattern, ""); err != nil {
+			return bad("pattern", "%q: %v", t.Pattern, err)
+		}
+	}
+	if t.DeleteSource && t.ArchiveTo != "" {
+		return bad("after", "give delete_source or archive_to, not both")
+	}
+	if t.Verify != "" {
+		ok := false
+		for _, v := range VerifyModes {
+			ok = ok || v == t.Verify
+		}
+		if !ok {
+			return bad("verify", "%q: accepted values are auto, size, hash, none", t.Verify)
+		}
+	}
+	if t.Retries < 0 || t.Retries > 100 {
+		return bad("retries", "%d: must be 0 to 100", t.Retries)
+	}
+	return nil
+}
+
+// Transfer file outcomes in the history.
+const (
+	TransferOK     = "succeeded"
+	TransferFailed = "failed"
+)
+
+// TransferRecord is one file a transfer moved (or failed to), kept in the
+// history.
+type TransferRecord struct {
+	ID       int64         `json:"id"`
+	Transfer string        `json:"transfer"`
+	Source   string        `json:"source"` // display forms, no passwords
+	Dest     string        `json:"dest"`
+	Status   string        `json:"status"` // TransferOK or TransferFailed
+	Bytes    int64         `json:"bytes"`
+	Attempts int           `json:"attempts"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+	Error    string        `json:"error,omitempty"`
+	SHA256   string        `json:"sha256,omitempty"` // hex, when verified by hash
+}
