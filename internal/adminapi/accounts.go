@@ -37,7 +37,13 @@ func (s *Server) prepareUser(ctx context.Context, _ *principal, u, old *ferry.Us
 	if err := ferry.ValidateName("user", u.Name); err != nil {
 		return invalid("name", err)
 	}
-	if u.Home == "" && s.opts.HomeRoot != "" {
+	if u.Home == "" && s.opts.HomeFor != nil {
+		group := ""
+		if len(u.Groups) > 0 {
+			group = u.Groups[0]
+		}
+		u.Home = s.opts.HomeFor(u.Name, group)
+	} else if u.Home == "" && s.opts.HomeRoot != "" {
 		u.Home = filepath.Join(s.opts.HomeRoot, u.Name)
 	}
 	if u.Status == "" {
@@ -61,16 +67,20 @@ func (s *Server) prepareUser(ctx context.Context, _ *principal, u, old *ferry.Us
 	if err := u.Validate(); err != nil {
 		return invalid(fieldOf(err), err)
 	}
-	return setPassword(&u.PasswordHash, pw)
+	return s.setPassword(&u.PasswordHash, pw)
 }
 
-// setPassword hashes *pw into hash when pw is given.
-func setPassword(hash *string, pw *string) error {
+// setPassword checks *pw against the password policy and hashes it into
+// hash when pw is given.
+func (s *Server) setPassword(hash *string, pw *string) error {
 	if pw == nil {
 		return nil
 	}
 	if *pw == "" {
 		return errf(http.StatusBadRequest, codeInvalid, "password", "password must not be empty")
+	}
+	if err := s.opts.PasswordPolicy.Check(*pw); err != nil {
+		return invalid("password", err)
 	}
 	h, err := auth.HashPassword(*pw)
 	if err != nil {
@@ -99,6 +109,28 @@ func (s *Server) groups() *resource[ferry.Group] {
 			}
 			if err := g.Validate(); err != nil {
 				return invalid(fieldOf(err), err)
+			}
+			return nil
+		},
+	}
+}
+
+func (s *Server) folders() *resource[ferry.Folder] {
+	a := s.opts.Accounts
+	return &resource[ferry.Folder]{
+		plural: "folders", write: accessFull,
+		get: a.GetFolder, list: a.ListFolders, create: a.CreateFolder, update: a.UpdateFolder, del: a.DeleteFolder,
+		meta:  func(f *ferry.Folder) (*string, *int64) { return &f.Name, &f.Version },
+		fresh: func() *ferry.Folder { return &ferry.Folder{} },
+		prepare: func(_ context.Context, _ *principal, f, _ *ferry.Folder, body map[string]json.RawMessage) error {
+			if err := decodeInto(body, f); err != nil {
+				return err
+			}
+			if err := ferry.ValidateName("folder", f.Name); err != nil {
+				return invalid("name", err)
+			}
+			if err := f.Validate(); err != nil {
+				return invalid("path", err)
 			}
 			return nil
 		},
@@ -147,7 +179,7 @@ func (s *Server) prepareAdmin(_ context.Context, p *principal, ad, old *ferry.Ad
 	if err := ad.Validate(); err != nil {
 		return invalid(fieldOf(err), err)
 	}
-	return setPassword(&ad.PasswordHash, pw)
+	return s.setPassword(&ad.PasswordHash, pw)
 }
 
 // handlePassword serves POST /api/v1/{users,admins}/{name}/password.
@@ -178,7 +210,7 @@ func (s *Server) handlePassword(kind string) handlerFunc {
 			if err := checkIfMatch(r, u.Version); err != nil {
 				return err
 			}
-			if err := setPassword(&u.PasswordHash, &pw); err != nil {
+			if err := s.setPassword(&u.PasswordHash, &pw); err != nil {
 				return err
 			}
 			if err := s.opts.Accounts.UpdateUser(ctx, u); err != nil {
@@ -193,7 +225,7 @@ func (s *Server) handlePassword(kind string) handlerFunc {
 			if err := checkIfMatch(r, ad.Version); err != nil {
 				return err
 			}
-			if err := setPassword(&ad.PasswordHash, &pw); err != nil {
+			if err := s.setPassword(&ad.PasswordHash, &pw); err != nil {
 				return err
 			}
 			if err := s.opts.Accounts.UpdateAdmin(ctx, ad); err != nil {

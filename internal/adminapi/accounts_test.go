@@ -178,3 +178,26 @@ func TestAdmins(t *testing.T) {
 		t.Errorf("%d tokens of a deleted admin remain", len(ts))
 	}
 }
+
+func TestFoldersAndMounts(t *testing.T) {
+	e := newEnv(t)
+	root, um := e.token(rootAdmin), e.token(umAdmin)
+	e.wantErr(e.do("POST", "/api/v1/folders", root, map[string]any{"name": "common", "path": "relative"}), http.StatusBadRequest, "invalid", "path")
+	e.wantErr(e.do("POST", "/api/v1/folders", um, map[string]any{"name": "common", "path": "/srv/common"}), http.StatusForbidden, "forbidden", "")
+	e.want(e.do("POST", "/api/v1/folders", root, map[string]any{"name": "common", "path": "/srv/common"}), http.StatusCreated)
+	e.want(e.do("POST", "/api/v1/users", um, map[string]any{"name": "m1",
+		"policy": map[string]any{"mounts": []map[string]any{{"path": "/common", "folder": "common", "read_only": true}}, "umask": "027"}}), http.StatusCreated)
+	var u ferry.User
+	e.want(e.do("GET", "/api/v1/users/m1", um, nil), http.StatusOK).json(t, &u)
+	if len(u.Policy.Mounts) != 1 || !u.Policy.Mounts[0].ReadOnly || u.Policy.Umask != "027" {
+		t.Errorf("policy after round trip = %+v", u.Policy)
+	}
+	e.wantErr(e.do("POST", "/api/v1/users", um, map[string]any{"name": "m2",
+		"policy": map[string]any{"mounts": []map[string]any{{"path": "/", "folder": "common"}}}}), http.StatusBadRequest, "invalid", "policy")
+	var p struct{ Items []ferry.Folder }
+	e.want(e.do("GET", "/api/v1/folders", um, nil), http.StatusOK).json(t, &p)
+	if len(p.Items) != 1 || p.Items[0].Path != "/srv/common" {
+		t.Errorf("folders = %+v", p.Items)
+	}
+	e.want(e.do("DELETE", "/api/v1/folders/common", root, nil), http.StatusNoContent)
+}

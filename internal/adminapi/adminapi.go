@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/core"
 	"github.com/ferrymft/ferry/internal/ferry"
 )
@@ -44,6 +45,12 @@ type Accounts interface {
 	CreateAdmin(ctx context.Context, a *ferry.Admin) error
 	UpdateAdmin(ctx context.Context, a *ferry.Admin) error
 	DeleteAdmin(ctx context.Context, name string) error
+
+	GetFolder(ctx context.Context, name string) (*ferry.Folder, error)
+	ListFolders(ctx context.Context, o ferry.ListOptions) ([]*ferry.Folder, error)
+	CreateFolder(ctx context.Context, f *ferry.Folder) error
+	UpdateFolder(ctx context.Context, f *ferry.Folder) error
+	DeleteFolder(ctx context.Context, name string) error
 }
 
 // ServiceStatus is a service's live state as the service manager sees it.
@@ -112,6 +119,11 @@ type Options struct {
 	// HomeRoot is where a new user's home goes when none is given
 	// (HomeRoot/NAME).
 	HomeRoot string
+	// HomeFor, when set, gives a new user's home from the home template
+	// (user name, first group); it wins over HomeRoot.
+	HomeFor func(user, group string) string
+	// PasswordPolicy applies to every password set through the API.
+	PasswordPolicy auth.PasswordPolicy
 	// TokenTTL is how long a token from POST /api/v1/auth/token or a web
 	// sign-in lasts (default 1h).
 	TokenTTL time.Duration

@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	s.users().register(s)
 	s.handle("POST", "/api/v1/users/{name}/password", accessUsers, s.handlePassword("users"))
 	s.groups().register(s)
+	s.folders().register(s)
 	s.admins().register(s)
 	s.handle("POST", "/api/v1/admins/{name}/password", accessRead, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		// Every admin may change their own password; others' need full.

@@ -42,9 +42,13 @@ func (a *App) adminFactory() servicemgr.Factory {
 			Accounts: a.store, Services: adminServices{a}, Bans: a.store, Tokens: adminTokens{a.store},
 			Live: a.eng, Defender: a.eng, Events: events, Publisher: a.bus,
 			Logger: a.log.With(ferry.LogService, svc.Name), HomeRoot: a.cfg.Users.HomeRoot,
+			HomeFor: func(user, group string) string { return HomeFor(a.cfg, user, group) },
 			Version: Version, Node: a.cfg.Node, StoreKind: a.store.Kind(), Started: a.started,
 		}
 		var err error
+		if opts.PasswordPolicy, err = PasswordPolicy(a.cfg); err != nil {
+			return nil, err
+		}
 		if opts.TokenTTL, err = durationOption(o, "token_ttl"); err != nil {
 			return nil, err
 		}
