@@ -62,7 +62,12 @@ type Dispatcher struct {
 	rules   []*ferry.Rule
 	version int64
 	loaded  bool
+	checked time.Time // last look at the change counter
 }
+
+// recheck is how long a rule list is used before the change counter is
+// read again: events come in bursts, rule changes rarely.
+const recheck = 250 * time.Millisecond
 
 // New returns a Dispatcher.
 func New(opts Options) (*Dispatcher, error) {
@@ -84,8 +89,15 @@ func (d *Dispatcher) Rules(ctx context.Context) ([]*ferry.Rule, error) {
 	defer d.mu.Unlock()
 	var v int64
 	if d.opts.Changes != nil {
+		if d.loaded && time.Since(d.checked) < recheck {
+			return d.rules, nil
+		}
 		var err error
-		if v, err = d.opts.Changes(ctx); err == nil && d.loaded && v == d.version {
+		v, err = d.opts.Changes(ctx)
+		if err == nil {
+			d.checked = time.Now()
+		}
+		if err == nil && d.loaded && v == d.version {
 			return d.rules, nil
 		}
 	}
