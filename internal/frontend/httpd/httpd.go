@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/http"
 	"sync"
 	"time"
@@ -132,6 +133,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	ln = admitting{Listener: ln, s: s}
 	if s.opts.TLS != nil {
 		cfg := s.opts.TLS.Clone()
 		cfg.NextProtos = []string{"h2", "http/1.1"}
@@ -197,4 +199,30 @@ func securityHeaders(h http.Handler, tls bool) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// admitting refuses connections from banned addresses before any byte is
+// read (core.Engine.Admit).
+type admitting struct {
+	net.Listener
+	s *Server
+}
+
+func (l admitting) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ap, perr := netip.ParseAddrPort(c.RemoteAddr().String())
+		if perr != nil {
+			return c, nil
+		}
+		if err := l.s.eng.Admit(ap.Addr()); err != nil {
+			l.s.log.Info("connection refused", "remote", c.RemoteAddr().String(), "err", err)
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
 }
