@@ -2,6 +2,7 @@ package ferry
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -163,6 +164,29 @@ func (r *Refusal) Error() string {
 		return "refused by pre-hook " + r.Rule
 	}
 	return "refused by " + r.Rule + ": " + r.Reason
+}
+
+// RefusalText returns what a client should read when err is (or wraps) a
+// pre-hook refusal: the hook's reason on one line, at most 200 bytes; ok
+// is false for any other error.
+func RefusalText(err error) (text string, ok bool) {
+	var r *Refusal
+	if !errors.As(err, &r) {
+		return "", false
+	}
+	text = "Refused by policy"
+	if r.Reason != "" {
+		text += ": " + strings.Map(func(c rune) rune {
+			if c < 0x20 || c == 0x7f {
+				return ' '
+			}
+			return c
+		}, r.Reason)
+	}
+	if len(text) > 200 {
+		text = text[:200]
+	}
+	return text, true
 }
 
 // Unwrap makes a refusal a permission error.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +100,23 @@ func TestAnonymousFTP(t *testing.T) {
 	r := mustRaw(t, addr, nil)
 	mustCode(t, r.cmd("USER nobody"), 331, "USER")
 	mustCode(t, r.cmd("PASS"), 530, "empty password for a normal account")
+}
+
+// TestPreHookReasonReachesClient: a pre-hook's refusal is answered with its
+// reason, so the user knows why.
+func TestPreHookReasonReachesClient(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw"))
+	env.Gate.Set(func(context.Context, ferry.Event) error {
+		return &ferry.Refusal{Rule: "scan", Reason: "infected: EICAR\r\n250 fake"}
+	})
+	addr := start(t, env, Options{TLSMode: TLSOff})
+	r := mustRaw(t, addr, nil)
+	if err := r.login("alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.cmd("STOR x.exe")
+	if rep.Code != 550 || !strings.Contains(rep.Text(), "Refused by policy: infected: EICAR") || strings.Contains(rep.Text(), "\n250") {
+		t.Fatalf("STOR refused by a pre-hook = %d %q", rep.Code, rep.Text())
+	}
 }

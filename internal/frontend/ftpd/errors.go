@@ -11,6 +11,9 @@ import (
 // the class of failure without server paths. It is the only code in ftpd
 // that knows which reply a domain error gets.
 func replyFor(err error) (int, string) {
+	if text, ok := ferry.RefusalText(err); ok {
+		return 550, text + "."
+	}
 	switch {
 	case errors.Is(err, ferry.ErrQuota):
 		return 552, "Quota exceeded."

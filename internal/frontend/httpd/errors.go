@@ -13,6 +13,9 @@ import (
 // the REST API and a sentence for people. It is the only place that knows
 // how domain errors look over HTTP.
 func httpError(err error) (status int, code, msg string) {
+	if text, ok := ferry.RefusalText(err); ok {
+		return http.StatusForbidden, "refused", text + "."
+	}
 	switch {
 	case err == nil:
 		return http.StatusOK, "", ""

@@ -31,6 +31,9 @@ var errBadHandle = errors.New("invalid handle")
 // status maps an error to an SFTP status code and an English message. It is
 // the one place where Ferry's errors become SFTP's.
 func status(err error) (uint32, string) {
+	if text, ok := ferry.RefusalText(err); ok {
+		return fxPermissionDenied, text
+	}
 	switch {
 	case err == nil:
 		return fxOK, "Success"
