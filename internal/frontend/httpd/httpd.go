@@ -12,8 +12,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
