@@ -48,13 +48,13 @@ func (s *session) dialBackend(ctx context.Context, host string, port uint16) (ft
 	if len(allowed) == 0 {
 		return ftpwire.Reply{}, fmt.Errorf("%s port %d: %w", host, port, errRefused)
 	}
-	d := net.Dialer{}
-	if s.opts.SourceAddr.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: s.opts.SourceAddr.AsSlice()}
-	}
 	var nc net.Conn
 	var err error
 	for _, ip := range allowed {
+		d := net.Dialer{}
+		if src := s.sourceFor(ip); src.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		}
 		nc, err = d.DialContext(ctx, "tcp", netip.AddrPortFrom(ip, port).String())
 		if err == nil {
 			break
@@ -84,6 +84,15 @@ func (s *session) dialBackend(ctx context.Context, host string, port uint16) (ft
 		return ftpwire.Reply{}, err
 	}
 	return greet, nil
+}
+
+// sourceFor is the configured source address when it is of dst's family
+// (an IPv4 source cannot reach an IPv6 server).
+func (s *session) sourceFor(dst netip.Addr) netip.Addr {
+	if src := s.opts.SourceAddr.Unmap(); src.IsValid() && src.Is4() == dst.Unmap().Is4() {
+		return src
+	}
+	return netip.Addr{}
 }
 
 // backendTLSUp sends AUTH TLS, PBSZ 0 and PROT P as the policy asks.

@@ -253,7 +253,7 @@ func (s *session) setupBackend(d *dataConn, clientVerb string) bool {
 	p := &pending{kind: pendSetup, d: d, clientVerb: clientVerb, backendPassive: passive}
 	if passive {
 		d.backend.peer = remote
-		d.backend.src = s.opts.SourceAddr
+		d.backend.src = s.sourceFor(remote)
 		if remote.Is4() {
 			return s.send("PASV", p)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,16 @@ var proxyListening = regexp.MustCompile(`msg="ftp proxy listening" addr=(\S+)`)
 // address it listens on. It needs no data directory.
 func runProxy(t *testing.T, args ...string) string {
 	t.Helper()
+	return runProxyIn(t, nil, append([]string{"-p", "0"}, args...)...)
+}
+
+// runProxyIn runs `ferry proxy args` under a wrapper command (ip netns
+// exec NS) when wrap is not empty.
+func runProxyIn(t *testing.T, wrap []string, args ...string) string {
+	t.Helper()
 	out := &syncBuffer{}
-	cmd := exec.Command(ferryBin, append([]string{"proxy", "-p", "0"}, args...)...)
+	argv := append(append(wrap[:len(wrap):len(wrap)], ferryBin, "proxy"), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = t.TempDir() // a stray ferry-data would show here
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -222,5 +231,78 @@ except ftplib.error_perm as e:
 	out := proxyRun(t, "python3", "-c", script, host, port)
 	if !strings.Contains(out, "refused 530") {
 		t.Fatalf("alice through an anonymous-only proxy: %q", out)
+	}
+}
+
+// Transparent mode on Linux: in a network namespace of its own, nftables
+// redirects the client's connections to the server's port into the proxy,
+// which finds the server with SO_ORIGINAL_DST. The proxy talks to the
+// server from 127.0.0.2, which the rule leaves alone.
+func TestFTPProxyTransparent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("FERRY_E2E") == "1" {
+			t.Fatal("transparent mode needs root for a network namespace (FERRY_E2E=1 requires it)")
+		}
+		t.Skip("transparent mode needs root for a network namespace")
+	}
+	requireTool(t, "ip", "nft", "curl")
+	t.Parallel()
+	ns := fmt.Sprintf("ferrytp%d", os.Getpid()%100000)
+	if out, err := run(t, "", "ip", "netns", "add", ns); err != nil {
+		t.Skipf("cannot create a network namespace: %v %s", err, out)
+	}
+	t.Cleanup(func() { run(t, "", "ip", "netns", "del", ns) })
+	in := []string{"ip", "netns", "exec", ns}
+	nsRun := func(args ...string) string {
+		t.Helper()
+		return proxyRun(t, in[0], append(in[1:], args...)...)
+	}
+	nsRun("ip", "link", "set", "lo", "up")
+	const rules = `table ip ferrytp {
+	chain out {
+		type nat hook output priority -100; policy accept;
+		ip saddr 127.0.0.1 ip daddr 127.0.0.1 tcp dport 2121 redirect to :8021
+	}
+}
+`
+	if out, err := run(t, rules, in[0], append(in[1:], "nft", "-f", "-")...); err != nil {
+		t.Fatalf("nft: %v %s", err, out)
+	}
+
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.MustFerry("service", "add", "ftp", "--protocol", "ftp", "--listen", "127.0.0.1:2121", "--tls", "off")
+	serve := exec.Command(in[0], append(in[1:], ferryBin, "serve", "--data-dir", s.Dir)...)
+	serveOut := &syncBuffer{}
+	serve.Stdout, serve.Stderr = serveOut, serveOut
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		serve.Process.Signal(syscall.SIGTERM)
+		serve.Wait()
+		if t.Failed() {
+			t.Logf("ferry serve output:\n%s", serveOut.String())
+		}
+	})
+	WaitFor(t, "ferry serve in the namespace", func() bool {
+		st, ok := s.status()
+		return ok && st.allRunning() && len(st.Services) > 0
+	})
+	runProxyIn(t, in, "-p", "8021", "-a", "127.0.0.2", "-v", "--backend-tls", "off")
+
+	local := t.TempDir()
+	data := proxyFile(t, local, "up.bin", 2<<20+3)
+	auth := []string{"curl", "-sS", "--user", "alice:alice-pw"}
+	base := "ftp://127.0.0.1:2121/"
+	nsRun(append(auth, "-T", filepath.Join(local, "up.bin"), base+"t.bin")...)
+	proxySame(t, s.Home("alice", "t.bin"), data)
+	nsRun(append(auth, "-o", filepath.Join(local, "pasv.bin"), base+"t.bin")...)
+	proxySame(t, filepath.Join(local, "pasv.bin"), data)
+	nsRun(append(auth, "-P", "127.0.0.1", "-o", filepath.Join(local, "act.bin"), base+"t.bin")...)
+	proxySame(t, filepath.Join(local, "act.bin"), data)
+	// The server saw the proxy, not the client: the redirect worked.
+	if !strings.Contains(serveOut.String(), "remote=127.0.0.2:") {
+		t.Fatalf("the server did not see the proxy's address:\n%s", serveOut.String())
 	}
 }
