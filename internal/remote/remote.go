@@ -110,6 +110,10 @@ type Location struct {
 	Path    string // absolute, cleaned; for file a local OS path
 	Dir     bool   // the text ended in "/"
 	Raw     string // as given, with the password removed
+	// Name is the stored location this one was resolved from
+	// (transfer.Resolver), "" for a plain URL; dialling looks up the
+	// location's credentials by it.
+	Name string
 }
 
 // String is the location without its password.

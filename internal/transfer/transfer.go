@@ -145,7 +145,7 @@ func key(l remote.Location, role string) string {
 	if l.Scheme == "file" {
 		return "file"
 	}
-	return role + " " + l.Scheme + "://" + l.User + "@" + l.Host
+	return role + " " + l.Name + " " + l.Scheme + "://" + l.User + "@" + l.Host
 }
 
 const (
@@ -569,4 +569,10 @@ func (c *countReader) Read(b []byte) (int, error) {
 		err = merr
 	}
 	return n, err
+}
+
+// Source returns the pooled source-side connection to l's server (for
+// listing and archiving what was copied).
+func (c *Copier) Source(ctx context.Context, l remote.Location) (remote.FS, error) {
+	return c.conn(ctx, l, roleSrc)
 }

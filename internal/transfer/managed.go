@@ -1,0 +1,310 @@
+package transfer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/remote"
+)
+
+// ErrBusy is returned by Runner.Run when the transfer is already running
+// (here, in another process or on another node).
+var ErrBusy = errors.New("transfer is already running")
+
+// RunStore keeps the history and the run leases (the store).
+type RunStore interface {
+	AddTransferRecord(ctx context.Context, r *ferry.TransferRecord) error
+	AcquireTransfer(ctx context.Context, name, owner string, until time.Time) (bool, error)
+	ReleaseTransfer(ctx context.Context, name, owner string) error
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	Store    RunStore
+	Resolver *Resolver
+	// Publish receives transfer_started, _succeeded and _failed events
+	// (nil: none).
+	Publish func(ferry.Event)
+	// Owner names this process in run leases (host, pid…).
+	Owner string
+	// Lease is how long a run's lease lasts before it must be renewed
+	// (default 1m; renewed every third of it while running).
+	Lease time.Duration
+	// Settle is how long a file first seen is watched for a change of
+	// size or modification time before it is picked (default 1s).
+	Settle time.Duration
+	// Backoff is the first wait between retries of a file (default 1s).
+	Backoff time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Runner runs managed transfers once each time it is asked: it lists the
+// source, picks the stable files, copies them with the copy engine (temp
+// name, resume, verify, retries), archives or deletes what succeeded and
+// records every file in the history.
+type Runner struct {
+	o    RunnerOptions
+	mu   sync.Mutex
+	seen map[string]map[string]remote.Entry // transfer → source path → last look
+}
+
+// NewRunner returns a Runner.
+func NewRunner(o RunnerOptions) *Runner {
+	o.Lease = cmp.Or(o.Lease, time.Minute)
+	o.Settle = cmp.Or(o.Settle, time.Second)
+	o.Backoff = cmp.Or(o.Backoff, time.Second)
+	o.Owner = cmp.Or(o.Owner, "ferry")
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Publish == nil {
+		o.Publish = func(ferry.Event) {}
+	}
+	return &Runner{o: o, seen: map[string]map[string]remote.Entry{}}
+}
+
+// RunResult is what one run did.
+type RunResult struct {
+	Files   []Result // one per file copied or failed
+	Pending int      // files left for a later run (still changing, too young)
+}
+
+// Failed counts the files that failed.
+func (r RunResult) Failed() int {
+	n := 0
+	for _, f := range r.Files {
+		if f.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// candidate is a source file and its directory relative to the source.
+type candidate struct {
+	loc remote.Location
+	rel string // directory under the transfer's source, "" at its top
+	e   remote.Entry
+}
+
+// Run runs t once. It fails with ErrBusy when t is already running
+// anywhere, and with an error when the source cannot be listed; per-file
+// failures are in the result (and the history).
+func (r *Runner) Run(ctx context.Context, t *ferry.Transfer) (RunResult, error) {
+	var res RunResult
+	ok, err := r.o.Store.AcquireTransfer(ctx, t.Name, r.o.Owner, r.o.Now().Add(r.o.Lease))
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, fmt.Errorf("transfer %q: %w", t.Name, ErrBusy)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		if err := r.o.Store.ReleaseTransfer(context.WithoutCancel(ctx), t.Name, r.o.Owner); err != nil {
+			r.o.Logger.Warn("release transfer lease", "transfer", t.Name, "err", err)
+		}
+	}()
+	go r.renew(ctx, cancel, t.Name)
+
+	src, err := r.o.Resolver.Parse(ctx, t.Source)
+	if err != nil {
+		return res, fmt.Errorf("transfer %q: source: %w", t.Name, err)
+	}
+	dst, err := r.o.Resolver.Parse(ctx, t.Dest)
+	if err != nil {
+		return res, fmt.Errorf("transfer %q: destination: %w", t.Name, err)
+	}
+	cp := New(Options{
+		Dial: r.o.Resolver.Dial, Verify: t.Verify, Retries: t.Retries, Backoff: r.o.Backoff,
+		RemoveSource: t.DeleteSource, Logger: r.o.Logger.With("transfer", t.Name),
+	})
+	defer cp.Close()
+	sfs, err := cp.Source(ctx, src)
+	if err != nil {
+		return res, fmt.Errorf("transfer %q: %s: %w", t.Name, src, err)
+	}
+	var cands []candidate
+	if err := r.list(ctx, t, sfs, src, "", &cands); err != nil {
+		return res, fmt.Errorf("transfer %q: %w", t.Name, err)
+	}
+	stable, pending := r.stable(ctx, t, sfs, cands)
+	res.Pending = pending
+	for _, c := range stable {
+		if ctx.Err() != nil {
+			break
+		}
+		res.Files = append(res.Files, r.one(ctx, t, cp, c, dst))
+	}
+	return res, ctx.Err()
+}
+
+// renew keeps the lease while the run lasts; losing it cancels the run.
+func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, name string) {
+	tk := time.NewTicker(r.o.Lease / 3)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			ok, err := r.o.Store.AcquireTransfer(ctx, name, r.o.Owner, r.o.Now().Add(r.o.Lease))
+			if err == nil && !ok {
+				r.o.Logger.Error("transfer lease lost; stopping the run", "transfer", name)
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+// list collects the files under dir that the transfer's pattern selects.
+func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir remote.Location, rel string, out *[]candidate) error {
+	es, err := f.List(ctx, dir.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	for _, e := range es {
+		if strings.HasSuffix(e.Name, DefaultTempSuffix) || strings.HasPrefix(e.Name, ".") {
+			continue
+		}
+		if e.Dir {
+			if t.Recursive && (t.ArchiveTo == "" || path.Join(rel, e.Name) != path.Clean(t.ArchiveTo)) {
+				if err := r.list(ctx, t, f, dir.Join(e.Name), path.Join(rel, e.Name), out); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if t.Pattern != "" {
+			if ok, _ := path.Match(t.Pattern, e.Name); !ok {
+				continue
+			}
+		}
+		*out = append(*out, candidate{loc: dir.Join(e.Name), rel: rel, e: e})
+	}
+	return nil
+}
+
+// stable returns the candidates that are not being written: old enough
+// (MinAge, when the server gives times) and with the same size and time
+// as at the last look — the previous run's, or one Settle ago.
+func (r *Runner) stable(ctx context.Context, t *ferry.Transfer, f remote.FS, cands []candidate) ([]candidate, int) {
+	r.mu.Lock()
+	prev := r.seen[t.Name]
+	now := map[string]remote.Entry{}
+	for _, c := range cands {
+		now[c.loc.Path] = c.e
+	}
+	r.seen[t.Name] = now
+	r.mu.Unlock()
+	same := func(a, b remote.Entry) bool { return a.Size == b.Size && a.ModTime.Equal(b.ModTime) }
+	var out, unsure []candidate
+	pending := 0
+	for _, c := range cands {
+		switch {
+		case t.MinAge > 0 && !c.e.ModTime.IsZero() && r.o.Now().Sub(c.e.ModTime) < t.MinAge:
+			pending++
+		case prev != nil && same(prev[c.loc.Path], c.e):
+			out = append(out, c)
+		default:
+			unsure = append(unsure, c)
+		}
+	}
+	if len(unsure) == 0 {
+		return out, pending
+	}
+	select {
+	case <-ctx.Done():
+		return out, pending + len(unsure)
+	case <-time.After(r.o.Settle):
+	}
+	for _, c := range unsure {
+		e, err := f.Stat(ctx, c.loc.Path)
+		if err != nil || !same(e, c.e) {
+			pending++
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, pending
+}
+
+// one copies one file, archives its source on success, and records and
+// publishes the outcome.
+func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candidate, dst remote.Location) Result {
+	d := dst
+	if c.rel != "" {
+		d = dst.Join(c.rel)
+	}
+	d.Dir = true
+	start := r.o.Now()
+	ev := ferry.Event{Type: ferry.EventTransferStarted, Time: start, Path: c.loc.String(), Target: d.Join(c.e.Name).String(),
+		Size: c.e.Size, Detail: t.Name}
+	r.o.Publish(ev)
+	var res Result
+	results, err := cp.Copy(ctx, []remote.Location{c.loc}, d)
+	switch {
+	case err != nil:
+		res = Result{Src: c.loc.String(), Dst: d.String(), Err: err, Attempts: 1}
+	case len(results) != 1:
+		res = Result{Src: c.loc.String(), Dst: d.String(), Err: fmt.Errorf("%s: %d results for one file", c.loc, len(results))}
+	default:
+		res = results[0]
+	}
+	if res.Err == nil && t.ArchiveTo != "" {
+		res.Err = r.archive(ctx, t, cp, c)
+	}
+	rec := &ferry.TransferRecord{Transfer: t.Name, Source: res.Src, Dest: res.Dst, Status: ferry.TransferOK,
+		Bytes: res.Size, Attempts: res.Attempts, Started: start, Duration: res.Elapsed, SHA256: strings.TrimPrefix(res.Hash, "sha256:")}
+	ev.Type, ev.Time, ev.Size, ev.Duration, ev.Status, ev.SHA256 = ferry.EventTransferSucceeded, r.o.Now(), res.Size, res.Elapsed, "ok", rec.SHA256
+	if res.Err != nil {
+		rec.Status, rec.Error = ferry.TransferFailed, res.Err.Error()
+		ev.Type, ev.Status = ferry.EventTransferFailed, res.Err.Error()
+		r.o.Logger.Warn("transfer file failed", "transfer", t.Name, "file", res.Src, "err", res.Err)
+	} else {
+		r.o.Logger.Info("transfer file done", "transfer", t.Name, "file", res.Src, "dest", res.Dst, "bytes", res.Size)
+	}
+	if err := r.o.Store.AddTransferRecord(context.WithoutCancel(ctx), rec); err != nil {
+		r.o.Logger.Error("transfer history not recorded", "transfer", t.Name, "file", res.Src, "err", err)
+	}
+	r.o.Publish(ev)
+	return res
+}
+
+// archive moves a copied source file into the archive folder.
+func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c candidate) error {
+	f, err := cp.Source(ctx, c.loc)
+	if err != nil {
+		return fmt.Errorf("%s: copied, but archiving failed: %w", c.loc, err)
+	}
+	dir := t.ArchiveTo
+	if !path.IsAbs(dir) {
+		top := c.loc.Path
+		for range strings.Count(path.Join(c.rel, c.e.Name), "/") + 1 {
+			top = path.Dir(top)
+		}
+		dir = path.Join(top, dir)
+	}
+	dir = path.Join(dir, c.rel)
+	if err := remote.MkdirAll(ctx, f, dir); err != nil {
+		return fmt.Errorf("%s: copied, but archiving failed: %w", c.loc, err)
+	}
+	if err := f.Rename(ctx, c.loc.Path, path.Join(dir, c.e.Name)); err != nil {
+		return fmt.Errorf("%s: copied, but archiving failed: %w", c.loc, err)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package transfer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+)
+
+// Definitions lists the stored transfers (the store).
+type Definitions interface {
+	ListTransfers(ctx context.Context, o ferry.ListOptions) ([]*ferry.Transfer, error)
+}
+
+// SchedulerOptions configure a Scheduler.
+type SchedulerOptions struct {
+	Transfers Definitions
+	// Changes is the store's change counter: the definitions are re-read
+	// when it moves.
+	Changes func(ctx context.Context) (int64, error)
+	Runner  *Runner
+	// Tick is how often due times and the change counter are checked
+	// (default 1s).
+	Tick time.Duration
+	// WatchInterval is how often a --watch transfer looks at its source
+	// (default 2s).
+	WatchInterval time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
+}
+
+// State is what the scheduler knows about one transfer.
+type State struct {
+	Running  bool
+	Runs     int       // runs finished since the scheduler started
+	Next     time.Time // zero: not scheduled (on demand, disabled, no cron match)
+	LastEnd  time.Time
+	LastErr  string // the run's error, "" when it listed and copied (files may have failed)
+	LastDone int    // files copied by the last run
+	LastFail int    // files failed in the last run
+}
+
+// Scheduler runs the stored transfers whose time has come, each in its
+// own goroutine, never one transfer twice at once.
+type Scheduler struct {
+	o       SchedulerOptions
+	mu      sync.Mutex
+	defs    map[string]*ferry.Transfer
+	state   map[string]*State
+	cancels map[string]context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewScheduler returns a Scheduler; Run starts it.
+func NewScheduler(o SchedulerOptions) *Scheduler {
+	o.Tick = cmp.Or(o.Tick, time.Second)
+	o.WatchInterval = cmp.Or(o.WatchInterval, 2*time.Second)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{o: o, defs: map[string]*ferry.Transfer{}, state: map[string]*State{}, cancels: map[string]context.CancelFunc{}}
+}
+
+// Run schedules until ctx ends, then waits for the runs in progress
+// (which ctx also cancels).
+func (s *Scheduler) Run(ctx context.Context) {
+	defer s.wg.Wait()
+	last := int64(-1)
+	tk := time.NewTicker(s.o.Tick)
+	defer tk.Stop()
+	for {
+		if n, err := s.o.Changes(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.o.Logger.Warn("transfers: change counter", "err", err)
+			}
+		} else if n != last {
+			if err := s.reload(ctx); err != nil {
+				if ctx.Err() == nil {
+					s.o.Logger.Warn("transfers: reload", "err", err)
+				}
+			} else {
+				last = n
+			}
+		}
+		s.startDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+	}
+}
+
+// States returns a copy of every scheduled transfer's state.
+func (s *Scheduler) States() map[string]State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]State, len(s.state))
+	for k, v := range s.state {
+		out[k] = *v
+	}
+	return out
+}
+
+// reload re-reads the definitions: new and changed ones are scheduled from
+// now, removed ones forgotten (a run in progress of a removed one is
+// cancelled).
+func (s *Scheduler) reload(ctx context.Context) error {
+	ts, err := s.o.Transfers.ListTransfers(ctx, ferry.ListOptions{})
+	if err != nil {
+		return err
+	}
+	s.o.Runner.o.Resolver.Forget() // locations may have changed too
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for _, t := range ts {
+		seen[t.Name] = true
+		old, ok := s.defs[t.Name]
+		s.defs[t.Name] = t
+		if ok && old.Version == t.Version {
+			continue
+		}
+		st := s.state[t.Name]
+		if st == nil {
+			st = &State{}
+			s.state[t.Name] = st
+		}
+		st.Next = s.first(t)
+	}
+	for name := range s.defs {
+		if !seen[name] {
+			delete(s.defs, name)
+			delete(s.state, name)
+			if c := s.cancels[name]; c != nil {
+				c()
+			}
+		}
+	}
+	return nil
+}
+
+// first is when a newly scheduled transfer first runs: at once for an
+// interval or a watch, at the next match for cron.
+func (s *Scheduler) first(t *ferry.Transfer) time.Time {
+	switch {
+	case t.Disabled:
+		return time.Time{}
+	case t.Every > 0, t.Watch:
+		return s.o.Now()
+	case t.Cron != "":
+		return s.next(t, s.o.Now())
+	}
+	return time.Time{}
+}
+
+// next is when t runs again after a run that ended at end.
+func (s *Scheduler) next(t *ferry.Transfer, end time.Time) time.Time {
+	switch {
+	case t.Disabled:
+		return time.Time{}
+	case t.Every > 0:
+		return end.Add(t.Every)
+	case t.Watch:
+		return end.Add(s.o.WatchInterval)
+	case t.Cron != "":
+		c, err := ParseCron(t.Cron)
+		if err != nil {
+			s.o.Logger.Error("transfer not scheduled: bad cron", "transfer", t.Name, "err", err)
+			return time.Time{}
+		}
+		return c.Next(end)
+	}
+	return time.Time{}
+}
+
+func (s *Scheduler) startDue(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.o.Now()
+	for name, st := range s.state {
+		if st.Running || st.Next.IsZero() || now.Before(st.Next) {
+			continue
+		}
+		t := s.defs[name]
+		st.Running = true
+		rctx, cancel := context.WithCancel(ctx)
+		s.cancels[name] = cancel
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer cancel()
+			res, err := s.o.Runner.Run(rctx, t)
+			s.finished(t, res, err)
+		}()
+	}
+}
+
+func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		lvl := slog.LevelWarn
+		if errors.Is(err, ErrBusy) {
+			lvl = slog.LevelInfo
+		}
+		s.o.Logger.Log(context.Background(), lvl, "transfer run", "transfer", t.Name, "err", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cancels, t.Name)
+	st := s.state[t.Name]
+	if st == nil {
+		return // removed meanwhile
+	}
+	st.Running = false
+	st.Runs++
+	st.LastEnd = s.o.Now()
+	st.LastErr = ""
+	if err != nil {
+		st.LastErr = err.Error()
+	}
+	st.LastFail = res.Failed()
+	st.LastDone = len(res.Files) - st.LastFail
+	if cur := s.defs[t.Name]; cur != nil && cur.Version == t.Version {
+		st.Next = s.next(t, st.LastEnd)
+	}
+}
