@@ -306,3 +306,45 @@ func TestFTPProxyTransparent(t *testing.T) {
 		t.Fatalf("the server did not see the proxy's address:\n%s", serveOut.String())
 	}
 }
+
+// The ftp-proxy service kind under ferry serve, added while it runs, in
+// front of the same server's FTP service.
+func TestFTPProxyService(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s, backend := proxyBackend(t)
+	s.MustFerry("service", "add", "front", "--protocol", "ftp-proxy", "--listen", "127.0.0.1:0",
+		"--option", "backend="+backend, "--option", "backend_tls_verify=off", "--option", "data_ports=43000-43100")
+	var addr string
+	WaitFor(t, "the ftp-proxy service to run", func() bool {
+		st, ok := s.status()
+		for _, svc := range st.Services {
+			if ok && svc.Name == "front" && svc.State == "running" {
+				addr = svc.Address
+				return true
+			}
+		}
+		return false
+	})
+	local := t.TempDir()
+	data := proxyFile(t, local, "a.bin", 500000)
+	auth := []string{"-sS", "--user", "alice:alice-pw"}
+	proxyRun(t, "curl", append(auth, "--ssl-reqd", "-k", "-T", filepath.Join(local, "a.bin"), "ftp://"+addr+"/a.bin")...)
+	proxySame(t, s.Home("alice", "a.bin"), data)
+	proxyRun(t, "curl", append(auth, "-o", filepath.Join(local, "b.bin"), "ftp://"+addr+"/a.bin")...)
+	proxySame(t, filepath.Join(local, "b.bin"), data)
+	// A bad option fails the service with the key named.
+	s.MustFerry("service", "add", "bad", "--protocol", "ftp-proxy", "--listen", "127.0.0.1:0", "--option", "mode=sideways")
+	WaitFor(t, "the bad service to fail", func() bool {
+		st, ok := s.status()
+		for _, svc := range st.Services {
+			if ok && svc.Name == "bad" && svc.State == "failed" {
+				if !strings.Contains(svc.Error, "mode") {
+					t.Fatalf("error does not name the key: %q", svc.Error)
+				}
+				return true
+			}
+		}
+		return false
+	})
+}
