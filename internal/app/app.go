@@ -146,6 +146,7 @@ func (a *App) Serve(ctx context.Context, ready func([]servicemgr.Status)) error 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer a.startEvents(ctx)()
+	defer a.startTransfers(ctx)()
 	ctlDone := make(chan struct{})
 	go func() {
 		defer close(ctlDone)

@@ -129,15 +129,16 @@ copied, 1 some failed, 2 usage error. See docs/copy.md.`,
 			if o.Retries < 0 {
 				return usagef("--retries must be 0 or more")
 			}
-			locs, err := parseLocations(args)
-			if err != nil {
-				return err
-			}
 			ro, err := rf.options(e)
 			if err != nil {
 				return err
 			}
-			o.Dial = func(ctx context.Context, l remote.Location) (remote.FS, error) { return remote.Dial(ctx, l, ro) }
+			locs, dial, done, err := e.locationArgs(c, args, ro)
+			if err != nil {
+				return err
+			}
+			defer done()
+			o.Dial = dial
 			if !quiet {
 				o.Progress = newProgress(e, progress)
 			}
@@ -322,16 +323,17 @@ func newLsCmd(e *env) *cobra.Command {
 		Short: "List a remote (or local) directory",
 		Args:  exactArgs(1, "URL"),
 		RunE: func(c *cobra.Command, args []string) error {
-			locs, err := parseLocations(args)
-			if err != nil {
-				return err
-			}
 			ro, err := rf.options(e)
 			if err != nil {
 				return err
 			}
+			locs, dial, done, err := e.locationArgs(c, args, ro)
+			if err != nil {
+				return err
+			}
+			defer done()
 			l := locs[0]
-			f, err := remote.Dial(c.Context(), l, ro)
+			f, err := dial(c.Context(), l)
 			if err != nil {
 				return fmt.Errorf("%s: %w", l, err)
 			}
@@ -413,17 +415,18 @@ func newRmCmd(e *env) *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			locs, err := parseLocations(args)
-			if err != nil {
-				return err
-			}
 			ro, err := rf.options(e)
 			if err != nil {
 				return err
 			}
+			locs, dial, done, err := e.locationArgs(c, args, ro)
+			if err != nil {
+				return err
+			}
+			defer done()
 			failed := 0
 			for _, l := range locs {
-				if err := removeLocation(c.Context(), l, ro, recursive); err != nil {
+				if err := removeLocation(c.Context(), l, dial, recursive); err != nil {
 					failed++
 					fmt.Fprintf(e.stderr, "ferry: %s\n", oneLine(err))
 				}
@@ -439,8 +442,8 @@ func newRmCmd(e *env) *cobra.Command {
 	return c
 }
 
-func removeLocation(ctx context.Context, l remote.Location, o remote.Options, recursive bool) error {
-	f, err := remote.Dial(ctx, l, o)
+func removeLocation(ctx context.Context, l remote.Location, dial dialFunc, recursive bool) error {
+	f, err := dial(ctx, l)
 	if err != nil {
 		return fmt.Errorf("%s: %w", l, err)
 	}

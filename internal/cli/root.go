@@ -95,6 +95,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(newCopyCmds(e)...)
 	root.AddCommand(newRuleCmd(e), newOutboxCmd(e))
 	root.AddCommand(newProxyCmd(e))
+	root.AddCommand(newLocationCmd(e), newTransferCmd(e))
 	// Unknown subcommands are usage errors too.
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
