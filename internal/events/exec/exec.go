@@ -15,6 +15,7 @@ import (
 	osexec "os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -112,16 +113,27 @@ func (r *Runner) run(ctx context.Context, j Job) Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(j.Timeout, r.timeout))
 	defer cancel()
-	cmd := osexec.CommandContext(ctx, j.Argv[0], j.Argv[1:]...)
-	cmd.Env = append([]string{"PATH=" + cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")}, j.Env...)
-	cmd.Stdin = bytes.NewReader(j.Stdin)
-	out := &capped{max: r.maxOut}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Dir = "/"
-	// A child that keeps the output pipe open must not hold us forever.
-	cmd.WaitDelay = time.Second
 	start := time.Now()
-	err := cmd.Run()
+	var out *capped
+	var err error
+	// A script written a moment ago may still be open for writing in a
+	// process forked meanwhile (ETXTBSY, "text file busy"): that clears
+	// in milliseconds, so try again a few times.
+	for attempt := 0; ; attempt++ {
+		cmd := osexec.CommandContext(ctx, j.Argv[0], j.Argv[1:]...)
+		cmd.Env = append([]string{"PATH=" + cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")}, j.Env...)
+		cmd.Stdin = bytes.NewReader(j.Stdin)
+		out = &capped{max: r.maxOut}
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.Dir = "/"
+		// A child that keeps the output pipe open must not hold us forever.
+		cmd.WaitDelay = time.Second
+		err = cmd.Run()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 5 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
 	res := Result{Output: out.buf.Bytes(), Duration: time.Since(start)}
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
