@@ -51,15 +51,20 @@ func (l lazyBox) Open(sealed, ad string) (string, error) {
 	return b.Open(sealed, ad)
 }
 
-// NewTransferRunner returns a runner of managed transfers whose events go
-// to the bus.
+// NewTransferRunner returns a runner of managed transfers (for `ferry
+// transfer run`) whose events go to the bus. Its lease owner is unique to
+// this process.
 func (a *App) NewTransferRunner() *transfer.Runner {
 	host, _ := os.Hostname()
+	return a.transferRunner(fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:8]))
+}
+
+func (a *App) transferRunner(owner string) *transfer.Runner {
 	return transfer.NewRunner(transfer.RunnerOptions{
 		Store:    a.store,
 		Resolver: a.Resolver(nil),
 		Publish:  a.bus.Publish,
-		Owner:    fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:8]),
+		Owner:    owner,
 		Logger:   a.log.With("component", "transfers"),
 	})
 }
@@ -72,9 +77,11 @@ func (a *App) startTransfers(ctx context.Context) (stop func()) {
 	s := transfer.NewScheduler(transfer.SchedulerOptions{
 		Transfers: a.store,
 		Changes:   a.store.Changes,
-		Runner:    a.NewTransferRunner(),
-		Tick:      time.Second,
-		Logger:    a.log.With("component", "transfers"),
+		// The server's owner name survives a restart, so a run cut short
+		// by a crash does not block the next one until its lease expires.
+		Runner: a.transferRunner(serverOwner(a.cfg.DataDir)),
+		Tick:   time.Second,
+		Logger: a.log.With("component", "transfers"),
 	})
 	done := make(chan struct{})
 	go func() {
@@ -98,4 +105,11 @@ func (a *App) remoteOptions() remote.Options {
 			log.Info("learnt a location's SSH host key (trusted on first use)", "host", host, "fingerprint", fp)
 		},
 	}
+}
+
+// serverOwner names the server of a data directory in transfer leases.
+func serverOwner(dataDir string) string {
+	host, _ := os.Hostname()
+	abs, _ := filepath.Abs(dataDir)
+	return host + ":serve:" + abs
 }

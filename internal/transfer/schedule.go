@@ -229,5 +229,10 @@ func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error) {
 	st.LastDone = len(res.Files) - st.LastFail
 	if cur := s.defs[t.Name]; cur != nil && cur.Version == t.Version {
 		st.Next = s.next(t, st.LastEnd)
+		if soon := st.LastEnd.Add(s.o.WatchInterval); errors.Is(err, ErrBusy) && !st.Next.IsZero() && soon.Before(st.Next) {
+			// It ran elsewhere (or a lease is left from a crash): look
+			// again soon rather than skip a whole period.
+			st.Next = soon
+		}
 	}
 }
