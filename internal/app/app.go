@@ -250,7 +250,11 @@ func HowToConnect(svc ferry.Service, addr string) string {
 		}
 		return "http://" + hp + "/"
 	case ferry.ServiceAdmin:
-		return "http://" + hp + "/api/v1/"
+		scheme := "http://"
+		if svc.Options["tls"] == "on" {
+			scheme = "https://"
+		}
+		return scheme + hp + "/admin/ (web admin), " + scheme + hp + "/api/v1/ (API)"
 	}
 	return hp
 }
