@@ -43,9 +43,10 @@ type Config struct {
 
 // Uploads tunes how uploads are received.
 type Uploads struct {
-	// Checksum is sha256 (default: each upload's SHA-256 is computed as
-	// its bytes arrive and put in the upload event) or none (no hashing:
-	// plain uploads keep the kernel's zero-copy splice).
+	// Checksum is auto (default: each upload's SHA-256 is computed as its
+	// bytes arrive and put in the upload event, except plain uploads that
+	// the kernel splices from a socket to the file), sha256 (always, at the
+	// cost of splice) or none.
 	Checksum string `yaml:"checksum"`
 }
 
@@ -304,9 +305,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Uploads.Checksum {
-	case "", "sha256", "none":
+	case "", "auto", "sha256", "none":
 	default:
-		return fmt.Errorf("%w: uploads.checksum %q: accepted values are sha256, none", ErrInvalid, c.Uploads.Checksum)
+		return fmt.Errorf("%w: uploads.checksum %q: accepted values are auto, sha256, none", ErrInvalid, c.Uploads.Checksum)
 	}
 	return c.AuditLog.Rotate.validate("audit_log")
 }
@@ -415,5 +416,5 @@ transfer_logs: []             # e.g. - {format: xferlog, path: /var/log/ferry/xf
 audit_log:
   path: ""                    # admin changes as JSON lines: FILE | stdout | syslog; empty: off
 uploads:
-  checksum: sha256            # sha256: digest in upload events | none: keep splice for plain uploads
+  checksum: auto              # auto: digest unless splicing | sha256: always | none
 `

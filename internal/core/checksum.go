@@ -7,19 +7,25 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// Upload checksums: with Options.UploadChecksum "" or "sha256", an upload
-// that starts at offset 0 and is written front to back is hashed as its
-// bytes arrive (no re-read), and the digest goes into the upload event
-// (ferry.Event.SHA256). Hashing reads every byte in user space, so a plain
-// upload from a socket no longer splices; "none" keeps the splice path and
-// publishes no digest. Resumed, appended, in-place, truncated or
-// out-of-order uploads get no digest.
+// Upload checksums: an upload that starts at offset 0 and is written front
+// to back is hashed as its bytes arrive (no re-read), and the digest goes
+// into the upload event (ferry.Event.SHA256). Hashing reads every byte in
+// user space, which a plain upload from a socket otherwise skips (splice):
+// "auto" (the default) hashes everything except those, keeping plain FTP
+// uploads at the kernel's speed; "sha256" hashes them too; "none" hashes
+// nothing. Resumed, appended, in-place, truncated or out-of-order uploads
+// get no digest.
 
-// ChecksumNone turns upload hashing off.
-const ChecksumNone = "none"
+// Upload checksum modes.
+const (
+	ChecksumAuto   = "auto"
+	ChecksumSHA256 = "sha256"
+	ChecksumNone   = "none"
+)
 
 // upHash is the running digest of an upload, abandoned when bytes arrive
 // out of order.
@@ -80,10 +86,17 @@ func (u *upHash) sum(size int64) string {
 }
 
 // reader wraps r so what is read is hashed at off; without a digest it
-// returns r itself, keeping the splice path.
-func (u *upHash) reader(r io.Reader, off int64) io.Reader {
+// returns r itself, keeping the splice path. In auto mode a reader the
+// kernel can splice from (a socket: it has SyscallConn) is not hashed.
+func (u *upHash) reader(r io.Reader, off int64, mode string) io.Reader {
 	if u == nil {
 		return r
+	}
+	if mode != ChecksumSHA256 {
+		if _, splices := r.(syscall.Conn); splices {
+			u.abandon()
+			return r
+		}
 	}
 	return &hashReader{r: r, u: u, off: off}
 }

@@ -58,9 +58,10 @@ type Options struct {
 	CacheTTL  time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
-	// UploadChecksum is "sha256" (or "", the default: uploads are hashed
-	// as they stream in and the digest goes into the upload event) or
-	// "none" (no hashing, which keeps splice for plain uploads).
+	// UploadChecksum is "auto" (or "", the default: uploads are hashed as
+	// they stream in and the digest goes into the upload event, except a
+	// plain socket-to-file upload, which keeps splice), "sha256" (always)
+	// or "none".
 	UploadChecksum string
 
 	// Defender scores failed logins and refuses banned addresses.

@@ -398,7 +398,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 		// f.ReadFrom(io.LimitReader(conn)) is what os.File splices.
-		m, err := io.Copy(u.f, u.sum.reader(io.LimitReader(r, step), u.end.Load()))
+		m, err := io.Copy(u.f, io.LimitReader(u.sum.reader(r, u.end.Load(), u.s.eng.opts.UploadChecksum), step))
 		total += m
 		u.t.bytes.Add(m)
 		if gerr := u.grow(u.end.Load() + m); gerr != nil {

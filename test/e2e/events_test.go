@@ -105,7 +105,9 @@ func TestEventsEndToEnd(t *testing.T) {
 	s.AddService("ssh", "sftp")
 	s.AddService("web", "http")
 	logs := filepath.Join(s.Dir, "logs")
-	yaml := "transfer_logs:\n" +
+	// Plain FTP uploads splice and carry no digest unless asked for.
+	yaml := "uploads:\n  checksum: sha256\n" +
+		"transfer_logs:\n" +
 		"  - {format: xferlog, path: " + filepath.Join(logs, "xferlog") + "}\n" +
 		"  - {format: json, path: " + filepath.Join(logs, "events.jsonl") + ", rotate: {max_size: 10M, daily: true, keep: 3}}\n"
 	if err := os.WriteFile(filepath.Join(s.Dir, "ferry.yaml"), []byte(yaml), 0o600); err != nil {
