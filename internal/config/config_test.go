@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 		{name: "transfer log without path", yaml: "transfer_logs:\n  - {format: clf}\n", wantErr: "transfer_logs[0].path: required"},
 		{name: "bad size", yaml: "transfer_logs:\n  - {format: clf, path: x, rotate: {max_size: lots}}\n", wantErr: `line 2: "lots" is not a size`},
 		{name: "checksum none", yaml: "uploads:\n  checksum: none\n"},
-		{name: "bad checksum", yaml: "uploads:\n  checksum: md5\n", wantErr: `uploads.checksum "md5": accepted values are sha256, none`},
+		{name: "bad checksum", yaml: "uploads:\n  checksum: md5\n", wantErr: `uploads.checksum "md5": accepted values are auto, sha256, none`},
 		{name: "negative keep", yaml: "audit_log:\n  path: a\n  rotate: {keep: -1}\n", wantErr: "audit_log.rotate"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
