@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -436,4 +437,64 @@ func TestPreHookGateRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.Commit()
+}
+
+func TestLoginRequiresAllMethods(t *testing.T) {
+	t.Parallel()
+	pub, _, _ := ed25519.GenerateKey(nil)
+	keyLine := "ssh-ed25519 " + base64.StdEncoding.EncodeToString(sshWireKey(pub)) + " both@test"
+	both := func(p *ferry.Policy) {
+		p.LoginMethods = []string{"publickey", "password"}
+		p.RequireAllMethods = ptr(true)
+	}
+	env := ferrytest.NewEngine(t,
+		ferrytest.User("both", "pw", ferrytest.PublicKey(keyLine), ferrytest.WithPolicy(both)),
+		ferrytest.User("any", "pw", ferrytest.PublicKey(keyLine)))
+	ctx := context.Background()
+	pw := core.LoginRequest{Protocol: ferry.SFTP, User: "both", Password: "pw", Remote: remote}
+	key := core.LoginRequest{Protocol: ferry.SFTP, User: "both", PublicKey: sshWireKey(pub), Remote: remote}
+
+	// One method alone is not a login.
+	for _, req := range []core.LoginRequest{pw, key} {
+		if _, err := env.Engine.Login(ctx, req); !errors.Is(err, ferry.ErrAuth) {
+			t.Errorf("single step login: %v, want ErrAuth", err)
+		}
+	}
+	g, err := env.Engine.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Remaining(); !slices.Equal(got, []string{"password"}) {
+		t.Fatalf("remaining after publickey = %v", got)
+	}
+	// The same method twice, a wrong second step or another user fail.
+	for _, req := range []core.LoginRequest{key, {Protocol: ferry.SFTP, User: "both", Password: "bad", Remote: remote},
+		{Protocol: ferry.SFTP, User: "any", Password: "pw", Remote: remote}} {
+		req.Prior = g
+		if _, err := env.Engine.Authenticate(ctx, req); !errors.Is(err, ferry.ErrAuth) {
+			t.Errorf("second step %+v: %v, want ErrAuth", req.User, err)
+		}
+	}
+	req := pw
+	req.Prior = g
+	g2, err := env.Engine.Authenticate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := g2.Remaining(); len(r) != 0 {
+		t.Fatalf("remaining after both = %v", r)
+	}
+	s, err := env.Engine.Open(ctx, g2, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Password first works as well; an account without the flag needs one.
+	g, err = env.Engine.Authenticate(ctx, pw)
+	if err != nil || !slices.Equal(g.Remaining(), []string{"publickey"}) {
+		t.Fatalf("after password: %v %v", g, err)
+	}
+	if g, err := env.Engine.Authenticate(ctx, core.LoginRequest{Protocol: ferry.SFTP, User: "any", Password: "pw", Remote: remote}); err != nil || len(g.Remaining()) != 0 {
+		t.Errorf("account without login_requires_all: %v", err)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,6 +110,9 @@ type Engine struct {
 
 	loginMu    sync.Mutex
 	loginRates map[netip.Addr]*rate.Limiter
+
+	folderMu    sync.Mutex
+	folderUsage map[string]*usageCount // by folder name
 }
 
 // New returns an Engine.
@@ -134,6 +139,8 @@ func New(opts Options) (*Engine, error) {
 		up:         newLimiter(opts.BandwidthUp),
 		down:       newLimiter(opts.BandwidthDown),
 		loginRates: make(map[netip.Addr]*rate.Limiter),
+
+		folderUsage: make(map[string]*usageCount),
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -152,7 +159,12 @@ type LoginRequest struct {
 	// already proven by a signature), authenticates the user.
 	Password  string
 	PublicKey []byte
-	Remote    netip.AddrPort
+	// ClientCertCN is the common name of a TLS client certificate the
+	// front end verified against its CAs: it authenticates User (method
+	// ferry.MethodTLSCert) when it equals User. It stands alone: to check
+	// a password as well, authenticate again with Prior.
+	ClientCertCN string
+	Remote       netip.AddrPort
 	Local     netip.AddrPort
 	TLS       bool
 	Service   string // the service definition's name
@@ -163,6 +175,11 @@ type LoginRequest struct {
 	// which of its keys would be accepted. A refusal is neither scored by
 	// the defender nor delayed nor published.
 	Probe bool
+	// Prior is the grant of an earlier step of the same login, for accounts
+	// that require several methods (SSH "publickey,password"): the new
+	// grant holds both methods. The user must be the same and the method a
+	// new one.
+	Prior *Grant
 }
 
 // Grant is a successful authentication, before a session is opened. SSH
@@ -170,11 +187,29 @@ type LoginRequest struct {
 type Grant struct {
 	user   *ferry.User
 	view   *view
-	method string
+	method string   // every method passed, joined with "+"
+	done   []string // the methods passed, in order
 }
 
 // User returns the authenticated account.
 func (g *Grant) User() *ferry.User { return g.user }
+
+// Remaining lists the login methods (ferry.MethodPassword,
+// ferry.MethodPublicKey) the account still requires before Open accepts
+// the grant; empty when the login is complete. An account with
+// login_requires_all needs every checkable method of its login_methods.
+func (g *Grant) Remaining() []string {
+	if !ferry.Bool(g.view.pol.RequireAllMethods) {
+		return nil
+	}
+	var out []string
+	for _, m := range g.view.pol.LoginMethods {
+		if (m == ferry.MethodPassword || m == ferry.MethodPublicKey) && !slices.Contains(g.done, m) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 // Login authenticates and opens a session in one step.
 func (e *Engine) Login(ctx context.Context, req LoginRequest) (*Session, error) {
@@ -219,11 +254,17 @@ func (e *Engine) Authenticate(ctx context.Context, req LoginRequest) (*Grant, er
 
 func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, string, error) {
 	fail := fmt.Errorf("core: user %q: %w", req.User, ferry.ErrAuth)
+	if req.Prior != nil && req.Prior.user.Name != req.User {
+		return nil, "user changed between login steps", fail
+	}
 	if !req.Probe && !e.loginAllowed(req.Remote.Addr().Unmap()) {
 		return nil, "login rate exceeded for this address", fail
 	}
 	u, err := e.users.GetUser(ctx, req.User)
-	if err == nil && req.Password == "" && len(req.PublicKey) == 0 && !ferry.Bool(u.Policy.Anonymous) {
+	if req.ClientCertCN != "" && (req.Password != "" || len(req.PublicKey) > 0) {
+		return nil, "client certificate combined with other credentials in one step", fail
+	}
+	if err == nil && req.Password == "" && len(req.PublicKey) == 0 && req.ClientCertCN == "" && !ferry.Bool(u.Policy.Anonymous) {
 		return nil, "no credentials", fail
 	}
 	if err != nil {
@@ -236,7 +277,12 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 		return nil, "user lookup: " + err.Error(), fail
 	}
 	method := "password"
-	if len(req.PublicKey) > 0 {
+	if req.ClientCertCN != "" {
+		method = ferry.MethodTLSCert
+		if req.ClientCertCN != u.Name {
+			return nil, fmt.Sprintf("client certificate is for %q", req.ClientCertCN), fail
+		}
+	} else if len(req.PublicKey) > 0 {
 		method = "publickey"
 		if !auth.MatchKey(u.PublicKeys, req.PublicKey) {
 			return nil, "public key not authorized", fail
@@ -259,7 +305,15 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 	if err := e.restrict(v, req, method); err != nil {
 		return nil, err.Error(), fail
 	}
-	return &Grant{user: u, view: v, method: method}, "", nil
+	g := &Grant{user: u, view: v, method: method, done: []string{method}}
+	if req.Prior != nil {
+		if slices.Contains(req.Prior.done, method) {
+			return nil, "login method " + method + " already passed", fail
+		}
+		g.done = append(slices.Clone(req.Prior.done), method)
+		g.method = req.Prior.method + "+" + method
+	}
+	return g, "", nil
 }
 
 func (e *Engine) verifyPassword(u *ferry.User, pw string) bool {
@@ -284,18 +338,27 @@ func (e *Engine) verifyPassword(u *ferry.User, pw string) bool {
 // Open starts a session for a granted login: it opens the user's storage,
 // registers the session and publishes the login event.
 func (e *Engine) Open(ctx context.Context, g *Grant, req LoginRequest) (*Session, error) {
+	if rest := g.Remaining(); len(rest) > 0 {
+		reason := "account also requires login method " + strings.Join(rest, ", ")
+		e.log.Info("login failed", ferry.LogUser, g.user.Name, ferry.LogProto, string(req.Protocol),
+			ferry.LogRemote, req.Remote.String(), "reason", reason)
+		e.publish(ferry.Event{Type: ferry.EventLoginFailed, User: g.user.Name, Protocol: req.Protocol,
+			Remote: req.Remote.String(), Service: req.Service, Status: reason})
+		return nil, fmt.Errorf("core: user %q: %w", g.user.Name, ferry.ErrAuth)
+	}
 	if err := e.checkLimits(g, req); err != nil {
 		e.log.Info("login refused", ferry.LogUser, g.user.Name, ferry.LogRemote, req.Remote.String(), "reason", err)
 		e.publish(ferry.Event{Type: ferry.EventLoginFailed, User: g.user.Name, Protocol: req.Protocol,
 			Remote: req.Remote.String(), Service: req.Service, Status: err.Error()})
 		return nil, err
 	}
-	fsys, err := e.openTree(ctx, g.view)
+	fsys, folders, err := e.openTree(ctx, g.view)
 	if err != nil {
 		e.log.Error("cannot open home", ferry.LogUser, g.user.Name, "home", g.user.Home, "err", err)
 		return nil, fmt.Errorf("core: user %q: home unavailable: %w", g.user.Name, ferry.ErrAuth)
 	}
 	s := e.newSession(ctx, g, req, fsys)
+	s.folders = folders
 	s.log.Info("login", "method", g.method)
 	s.publish(ferry.Event{Type: ferry.EventLogin, Status: "ok", Detail: g.method})
 	return s, nil

@@ -159,8 +159,8 @@ func (s *Session) Remove(ctx context.Context, p string) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("core: delete %q: %w", vp, err)
-	} else if fi.Mode().IsRegular() && !s.inFolder(name) {
-		s.addUsage(ctx, -fi.Size(), -1)
+	} else if fi.Mode().IsRegular() {
+		s.recordUsage(ctx, name, -fi.Size(), -1)
 	}
 	return s.opDone(ferry.EventDelete, vp, "", err)
 }

@@ -432,3 +432,38 @@ func TestUmask(t *testing.T) {
 		t.Error("umask 999 accepted")
 	}
 }
+
+func TestFolderQuotaIsSharedByItsUsers(t *testing.T) {
+	t.Parallel()
+	mount := ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.Mounts = []ferry.Mount{{Path: "/team", Folder: "team"}}
+		p.QuotaBytes = ptr(int64(10)) // the user's own quota does not apply inside the folder
+	})
+	env := ferrytest.NewEngine(t, ferrytest.User("a", "pw", mount), ferrytest.User("b", "pw", mount))
+	dir := t.TempDir()
+	os.WriteFile(dir+"/old.bin", make([]byte, 100), 0o644) // found by the first scan
+	env.Users.PutFolder(&ferry.Folder{Name: "team", Path: dir, QuotaBytes: 1000, QuotaFiles: 4})
+	a, b := login(t, env, "a", "pw"), login(t, env, "b", "pw")
+	if err := upload(t, a, "/team/a.bin", make([]byte, 500)); err != nil {
+		t.Fatalf("a within the folder quota: %v", err)
+	}
+	if err := upload(t, b, "/team/b.bin", make([]byte, 500)); !errors.Is(err, ferry.ErrQuota) {
+		t.Fatalf("b crossing the folder quota a filled: %v", err)
+	}
+	if _, err := os.Stat(dir + "/b.bin"); err == nil {
+		t.Fatal("the refused upload left b.bin in the folder")
+	}
+	if err := b.Remove(context.Background(), "/team/a.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := upload(t, b, "/team/b.bin", make([]byte, 500)); err != nil {
+		t.Fatalf("b after a's file was deleted: %v", err)
+	}
+	bytes, files, _, _ := env.Usage.GetUsage(context.Background(), "folder:team")
+	if bytes != 600 || files != 2 {
+		t.Errorf("folder usage = %d bytes %d files, want 600 and 2", bytes, files)
+	}
+	if err := upload(t, a, "/home-file", make([]byte, 11)); !errors.Is(err, ferry.ErrQuota) {
+		t.Errorf("a's own quota of 10 bytes outside the folder: %v", err)
+	}
+}

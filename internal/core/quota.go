@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sync"
 
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/storage"
@@ -59,9 +60,91 @@ func (s *Session) addUsage(ctx context.Context, bytes, files int64) {
 	}
 }
 
-// uploadLimit returns the size an upload may grow to (-1: no limit) given
-// the size of the file it replaces (-1: a new file), or a quota error.
-func (s *Session) uploadLimit(ctx context.Context, vp string, existing int64) (int64, error) {
+// usageCount is the cached usage of a virtual folder, shared by every
+// session that mounts it.
+type usageCount struct {
+	mu           sync.Mutex
+	loaded       bool
+	bytes, files int64
+}
+
+// folderKey is the usage store's key of a folder (user names cannot hold
+// ':').
+func folderKey(name string) string { return "folder:" + name }
+
+// folderUsage returns a folder's usage, loading it (and scanning a folder
+// never scanned) on first use.
+func (s *Session) folderUsage(ctx context.Context, f *ferry.Folder) (*usageCount, error) {
+	e := s.eng
+	e.folderMu.Lock()
+	c, ok := e.folderUsage[f.Name]
+	if !ok {
+		c = &usageCount{}
+		e.folderUsage[f.Name] = c
+	}
+	e.folderMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded {
+		return c, nil
+	}
+	b, n, scanned, err := e.opts.Usage.GetUsage(ctx, folderKey(f.Name))
+	if err != nil {
+		return nil, err
+	}
+	if !scanned {
+		fsys, err := e.storage.OpenFS(ctx, f.Path, false)
+		if err != nil {
+			return nil, err
+		}
+		b, n, err = scanUsage(ctx, fsys)
+		fsys.Close()
+		if err != nil {
+			return nil, err
+		}
+		if err := e.opts.Usage.SetUsage(ctx, folderKey(f.Name), b, n, e.now()); err != nil {
+			return nil, err
+		}
+	}
+	c.bytes, c.files, c.loaded = b, n, true
+	return c, nil
+}
+
+// folderQuota reports whether a folder's usage is tracked.
+func (s *Session) folderQuota(f *ferry.Folder) bool {
+	return f != nil && s.eng.opts.Usage != nil && (f.QuotaBytes > 0 || f.QuotaFiles > 0)
+}
+
+// recordUsage books a change of a file at storage name against whoever
+// holds it: the folder it lies in, or the user.
+func (s *Session) recordUsage(ctx context.Context, name string, bytes, files int64) {
+	f := s.folderOf(name)
+	if f == nil {
+		s.addUsage(ctx, bytes, files)
+		return
+	}
+	if !s.folderQuota(f) || bytes == 0 && files == 0 {
+		return
+	}
+	c, err := s.folderUsage(ctx, f)
+	if err != nil {
+		s.log.Warn("folder quota usage", "folder", f.Name, "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.bytes += bytes
+	c.files += files
+	c.mu.Unlock()
+	if err := s.eng.opts.Usage.AddUsage(context.WithoutCancel(ctx), folderKey(f.Name), bytes, files); err != nil {
+		s.log.Warn("folder quota usage", "folder", f.Name, "err", err)
+	}
+}
+
+// uploadLimit returns the size an upload to storage name may grow to (-1:
+// no limit) given the size of the file it replaces (-1: a new file), or a
+// quota error. A file in a virtual folder counts against the folder's
+// quota, any other against the user's.
+func (s *Session) uploadLimit(ctx context.Context, vp, name string, existing int64) (int64, error) {
 	pol := s.view().pol
 	limit := int64(-1)
 	if m := ferry.Int64(pol.MaxFileSize); m > 0 {
@@ -70,20 +153,37 @@ func (s *Session) uploadLimit(ctx context.Context, vp string, existing int64) (i
 	if err := s.checkFreeSpace(ctx, vp); err != nil {
 		return 0, err
 	}
-	if !s.quotaActive() {
-		return limit, nil
+	var bytes, files, qBytes, qFiles int64
+	var owner string
+	if f := s.folderOf(name); f != nil {
+		if !s.folderQuota(f) {
+			return limit, nil
+		}
+		c, err := s.folderUsage(ctx, f)
+		if err != nil {
+			return 0, fmt.Errorf("core: quota of folder %q: %w", f.Name, err)
+		}
+		c.mu.Lock()
+		bytes, files = c.bytes, c.files
+		c.mu.Unlock()
+		qBytes, qFiles, owner = f.QuotaBytes, f.QuotaFiles, "folder "+f.Name
+	} else {
+		if !s.quotaActive() {
+			return limit, nil
+		}
+		var err error
+		if bytes, files, err = s.usage(ctx); err != nil {
+			return 0, fmt.Errorf("core: quota of %q: %w", s.st.name, err)
+		}
+		qBytes, qFiles, owner = ferry.Int64(pol.QuotaBytes), ferry.Int64(pol.QuotaFiles), "user "+s.st.name
 	}
-	bytes, files, err := s.usage(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("core: quota of %q: %w", s.st.name, err)
+	if qFiles > 0 && existing < 0 && files >= qFiles {
+		return 0, fmt.Errorf("core: upload %q: file quota of %d files of %s reached: %w", vp, qFiles, owner, ferry.ErrQuota)
 	}
-	if q := ferry.Int64(pol.QuotaFiles); q > 0 && existing < 0 && files >= q {
-		return 0, fmt.Errorf("core: upload %q: file quota of %d files reached: %w", vp, q, ferry.ErrQuota)
-	}
-	if q := ferry.Int64(pol.QuotaBytes); q > 0 {
-		remaining := q - bytes + max(existing, 0)
+	if qBytes > 0 {
+		remaining := qBytes - bytes + max(existing, 0)
 		if remaining <= 0 {
-			return 0, fmt.Errorf("core: upload %q: quota of %d bytes reached: %w", vp, q, ferry.ErrQuota)
+			return 0, fmt.Errorf("core: upload %q: quota of %d bytes of %s reached: %w", vp, qBytes, owner, ferry.ErrQuota)
 		}
 		if limit < 0 || remaining < limit {
 			limit = remaining

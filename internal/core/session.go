@@ -29,6 +29,7 @@ type Session struct {
 	user     *ferry.User // as at login; the current account is in st
 	st       *userState
 	fs       storage.FS
+	folders  map[string]*ferry.Folder // by mount path (storage name)
 	proto    ferry.Protocol
 	remote   string
 	addr     netip.Addr

@@ -233,7 +233,7 @@ func (s *Session) OpenWrite(ctx context.Context, p string, o WriteOptions) (*Upl
 	if err := s.view().uploadAllowed(vp); err != nil {
 		return nil, err
 	}
-	limit, err := s.uploadLimit(ctx, vp, existing)
+	limit, err := s.uploadLimit(ctx, vp, name, existing)
 	if err != nil {
 		return nil, err
 	}
@@ -438,13 +438,13 @@ func (u *Upload) Commit() error {
 		}
 		if err != nil {
 			err = fmt.Errorf("core: upload %q: %w", u.vp, err)
-		} else if u.s.quotaActive() && !u.s.inFolder(u.name) {
+		} else if u.s.quotaActive() || u.s.folderQuota(u.s.folderOf(u.name)) {
 			if fi, serr := u.s.fs.Stat(u.s.ctx, u.name); serr == nil {
 				files := int64(0)
 				if u.existing < 0 {
 					files = 1
 				}
-				u.s.addUsage(u.s.ctx, fi.Size()-max(u.existing, 0), files)
+				u.s.recordUsage(u.s.ctx, u.name, fi.Size()-max(u.existing, 0), files)
 			}
 		}
 		u.finish(err)

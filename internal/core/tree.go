@@ -22,23 +22,24 @@ type FolderSource interface {
 
 // openTree opens the user's home and mounts its virtual folders. Mounts
 // are read at login: a changed mount applies to the next session.
-func (e *Engine) openTree(ctx context.Context, v *view) (storage.FS, error) {
+func (e *Engine) openTree(ctx context.Context, v *view) (storage.FS, map[string]*ferry.Folder, error) {
 	home, err := e.storage.OpenFS(ctx, v.user.Home, e.create)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, dir := range e.opts.HomeDirs {
 		_ = home.Mkdir(ctx, dir, 0o750) // exists already on later logins
 	}
 	if len(v.pol.Mounts) == 0 {
-		return home, nil
+		return home, nil, nil
 	}
 	fsrc, ok := e.users.(FolderSource)
 	if !ok {
 		home.Close()
-		return nil, fmt.Errorf("mounts need a folder source: %w", errors.ErrUnsupported)
+		return nil, nil, fmt.Errorf("mounts need a folder source: %w", errors.ErrUnsupported)
 	}
 	var mounts []mountfs.Mount
+	folders := make(map[string]*ferry.Folder)
 	closeAll := func() {
 		home.Close()
 		for _, m := range mounts {
@@ -58,18 +59,25 @@ func (e *Engine) openTree(ctx context.Context, v *view) (storage.FS, error) {
 		mfs, err := e.storage.OpenFS(ctx, f.Path, e.create)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("folder %q at %s: %w", f.Name, f.Path, err)
+			return nil, nil, fmt.Errorf("folder %q at %s: %w", f.Name, f.Path, err)
 		}
 		mounts = append(mounts, mountfs.Mount{Path: vpath.Rel(vp), FS: mfs, ReadOnly: m.ReadOnly})
+		folders[vpath.Rel(vp)] = f
 	}
-	return mountfs.New(home, mounts), nil
+	return mountfs.New(home, mounts), folders, nil
 }
 
-// inFolder reports whether a storage name lies in a mounted folder (not
-// counted in the user's own quota).
-func (s *Session) inFolder(name string) bool {
+// folderOf returns the virtual folder a storage name lies in, if any.
+func (s *Session) folderOf(name string) *ferry.Folder {
 	m, ok := s.fs.(*mountfs.FS)
-	return ok && m.Mounted(name)
+	if !ok {
+		return nil
+	}
+	mp, ok := m.MountOf(name)
+	if !ok {
+		return nil
+	}
+	return s.folders[mp]
 }
 
 // freeName finds "a.1.txt", "a.2.txt"… for an upload to a taken name

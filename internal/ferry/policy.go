@@ -47,6 +47,10 @@ type Policy struct {
 	// Umask is removed from the mode of new files (0666) and directories
 	// (0777), in octal like "027"; empty: none beyond the process's.
 	Umask string `json:"umask,omitempty"`
+	// RequireAllMethods makes every login method of LoginMethods that the
+	// server checks (password, publickey) required in one login, like SSH's
+	// "publickey,password"; protocols with a single step refuse the account.
+	RequireAllMethods *bool `json:"login_requires_all,omitempty"`
 }
 
 // ParseUmask parses an octal umask ("" is 0).
@@ -89,6 +93,10 @@ type Folder struct {
 	Name        string    `json:"name"`
 	Path        string    `json:"path"` // absolute directory on the server
 	Description string    `json:"description,omitempty"`
+	// QuotaBytes and QuotaFiles limit what the folder holds, whoever
+	// writes it (0: unlimited).
+	QuotaBytes int64 `json:"quota_bytes,omitempty"`
+	QuotaFiles int64 `json:"quota_files,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	Version     int64     `json:"version"`
@@ -101,6 +109,9 @@ func (f *Folder) Validate() error {
 	}
 	if !strings.HasPrefix(f.Path, "/") {
 		return fmt.Errorf("%w: folder %q: path %q must be an absolute directory", ErrInvalid, f.Name, f.Path)
+	}
+	if f.QuotaBytes < 0 || f.QuotaFiles < 0 {
+		return fmt.Errorf("%w: folder %q: quota_bytes and quota_files must be 0 (unlimited) or more", ErrInvalid, f.Name)
 	}
 	return nil
 }
@@ -139,6 +150,7 @@ func Merge(p Policy, fallbacks ...Policy) Policy {
 		out.AllowCIDRs = orList(out.AllowCIDRs, f.AllowCIDRs)
 		out.Protocols = orList(out.Protocols, f.Protocols)
 		out.LoginMethods = orList(out.LoginMethods, f.LoginMethods)
+		out.RequireAllMethods = orPtr(out.RequireAllMethods, f.RequireAllMethods)
 		out.AllowedExtensions = orList(out.AllowedExtensions, f.AllowedExtensions)
 		if out.Hours == "" {
 			out.Hours = f.Hours
@@ -227,6 +239,9 @@ func (p *Policy) Validate() error {
 		default:
 			return fmt.Errorf("%w: login method %q: accepted values are password, publickey, tls-cert", ErrInvalid, m)
 		}
+	}
+	if Bool(p.RequireAllMethods) && len(p.LoginMethods) == 1 {
+		return fmt.Errorf("%w: login_requires_all: needs at least two login_methods (e.g. publickey,password), not only %q", ErrInvalid, p.LoginMethods[0])
 	}
 	if _, err := ParseHours(p.Hours); err != nil {
 		return err

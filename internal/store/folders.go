@@ -10,7 +10,7 @@ import (
 var folderRecord = &record[ferry.Folder]{
 	kind:  "folder",
 	table: "folders",
-	cols:  []string{"path", "description"},
+	cols:  []string{"path", "description", "quota_bytes", "quota_files"},
 	meta: func(f *ferry.Folder) meta {
 		return meta{id: &f.ID, name: &f.Name, created: &f.CreatedAt, updated: &f.UpdatedAt, version: &f.Version}
 	},
@@ -18,9 +18,9 @@ var folderRecord = &record[ferry.Folder]{
 		if err := cmp.Or(checkText("path", f.Path), checkText("description", f.Description)); err != nil {
 			return nil, err
 		}
-		return []any{f.Path, f.Description}, nil
+		return []any{f.Path, f.Description, f.QuotaBytes, f.QuotaFiles}, nil
 	},
-	dests: func(f *ferry.Folder) []any { return []any{&f.Path, &f.Description} },
+	dests: func(f *ferry.Folder) []any { return []any{&f.Path, &f.Description, &f.QuotaBytes, &f.QuotaFiles} },
 }
 
 // CreateFolder stores a new virtual folder (ferry.ErrExists when taken).

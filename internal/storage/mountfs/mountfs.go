@@ -74,6 +74,15 @@ func (m *FS) Mounted(name string) bool {
 	return mt != nil
 }
 
+// MountOf returns the path of the mount holding name, if any.
+func (m *FS) MountOf(name string) (string, bool) {
+	_, _, mt := m.route(name)
+	if mt == nil {
+		return "", false
+	}
+	return mt.Path, true
+}
+
 // isMountPoint reports whether name is exactly a mount's path.
 func (m *FS) isMountPoint(name string) bool {
 	for _, mt := range m.mounts {

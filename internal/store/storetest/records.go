@@ -136,9 +136,9 @@ func folderOps(s *store.Store) ops[ferry.Folder] {
 		kind: "folder", create: s.CreateFolder, get: s.GetFolder, list: s.ListFolders,
 		update: s.UpdateFolder, del: s.DeleteFolder, count: s.CountFolders,
 		sample: func(name string) *ferry.Folder {
-			return &ferry.Folder{Name: name, Path: "/srv/shared/" + name, Description: "shared"}
+			return &ferry.Folder{Name: name, Path: "/srv/shared/" + name, Description: "shared", QuotaBytes: 1 << 30, QuotaFiles: 1000}
 		},
-		change: func(v *ferry.Folder) { v.Path = "/srv/moved" },
+		change: func(v *ferry.Folder) { v.Path, v.QuotaBytes = "/srv/moved", 0 },
 		head: func(v *ferry.Folder) *head {
 			return &head{&v.ID, &v.Name, &v.CreatedAt, &v.UpdatedAt, &v.Version,
 				func() { *v = ferry.Folder{Name: v.Name} }}
