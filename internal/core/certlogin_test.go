@@ -42,10 +42,10 @@ func TestLoginClientCert(t *testing.T) {
 		t.Errorf("certificate, login_methods=tls-cert: %v", err)
 	}
 	for _, req := range []core.LoginRequest{
-		cert("any", "other"),         // CN is another user
-		cert("pwonly", "pwonly"),     // method not allowed
-		cert("both", "both"),         // needs the password too
-		cert("nobody", "nobody"),     // unknown user
+		cert("any", "other"),     // CN is another user
+		cert("pwonly", "pwonly"), // method not allowed
+		cert("both", "both"),     // needs the password too
+		cert("nobody", "nobody"), // unknown user
 		{Protocol: ferry.FTPS, User: "any", ClientCertCN: "any", Password: "pw", Remote: remote}, // one step only
 	} {
 		if err := login(req); !errors.Is(err, ferry.ErrAuth) {

@@ -165,9 +165,9 @@ type LoginRequest struct {
 	// a password as well, authenticate again with Prior.
 	ClientCertCN string
 	Remote       netip.AddrPort
-	Local     netip.AddrPort
-	TLS       bool
-	Service   string // the service definition's name
+	Local        netip.AddrPort
+	TLS          bool
+	Service      string // the service definition's name
 	// Disconnect is called when the session is kicked or the engine shuts
 	// down; the front end closes the connection.
 	Disconnect func()
