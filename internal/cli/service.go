@@ -22,6 +22,7 @@ import (
 // named flags are shorthands for common options; --option sets any.
 type serviceFlags struct {
 	protocol, listen, tls, cert, key string
+	passivePorts, publicHost         string
 	options, unset                   []string
 	disabled                         bool
 }
@@ -34,9 +35,11 @@ func (f *serviceFlags) register(fs *pflag.FlagSet, add bool) {
 		fs.StringArrayVar(&f.unset, "unset", nil, "remove option KEY (repeatable)")
 	}
 	fs.StringVar(&f.listen, "listen", "", "listen address HOST:PORT, e.g. :2121 or 127.0.0.1:8081")
-	fs.StringVar(&f.tls, "tls", "", "TLS mode (option tls): http/admin on|off; ftp off|explicit|required|implicit")
+	fs.StringVar(&f.tls, "tls", "", "TLS mode (option tls): http/admin on|off; ftp off|explicit|required|implicit|control-only")
 	fs.StringVar(&f.cert, "cert", "", "TLS certificate file, PEM (option cert; default <data-dir>/tls/cert.pem)")
 	fs.StringVar(&f.key, "key", "", "TLS private key file, PEM (option key)")
+	fs.StringVar(&f.passivePorts, "passive-ports", "", "ftp: passive port range LOW-HIGH (option passive_ports)")
+	fs.StringVar(&f.publicHost, "public-host", "", "ftp: address PASV announces, IP or host name (option public_host)")
 	fs.StringArrayVar(&f.options, "option", nil, "protocol option KEY=VALUE (repeatable; see docs/services.md)")
 }
 
@@ -57,7 +60,8 @@ func (f *serviceFlags) apply(fs *pflag.FlagSet, s *ferry.Service) error {
 		}
 		s.Options[k] = v
 	}
-	for flag, key := range map[string]string{"tls": "tls", "cert": "cert", "key": "key"} {
+	for flag, key := range map[string]string{"tls": "tls", "cert": "cert", "key": "key",
+		"passive-ports": "passive_ports", "public-host": "public_host"} {
 		if fs.Changed(flag) {
 			v, _ := fs.GetString(flag)
 			if (key == "cert" || key == "key") && v != "" {

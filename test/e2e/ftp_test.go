@@ -3,9 +3,12 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -266,5 +269,54 @@ func TestFTPPythonFtplib(t *testing.T) {
 	out := ftpMustRun(t, "python3", "-c", ftplibScript, host, port, s.Home("alice"))
 	if !strings.Contains(out, "ftplib ok") {
 		t.Fatalf("ftplib: %s", out)
+	}
+}
+
+// TestFTPServiceShorthandFlags: --passive-ports, --public-host and --tls
+// control-only set the service's options; a control-only service takes
+// curl's TLS login with clear data (PROT C), and PASV announces the public
+// host and a port of the range.
+func TestFTPServiceShorthandFlags(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("ftp", "ftp", "--tls", "control-only", "--passive-ports", "40000-40999", "--public-host", "192.0.2.1")
+	s.MustFerry("service", "set", "ftp", "--public-host", "127.0.0.1", "--passive-ports", "41000-41999")
+	var rows []struct {
+		Name    string            `json:"name"`
+		Options map[string]string `json:"options"`
+	}
+	if err := json.Unmarshal([]byte(s.MustFerry("service", "list", "--json")), &rows); err != nil || len(rows) != 1 {
+		t.Fatalf("service list: %v %v", rows, err)
+	}
+	if o := rows[0].Options; o["tls"] != "control-only" || o["passive_ports"] != "41000-41999" || o["public_host"] != "127.0.0.1" {
+		t.Fatalf("options = %v", o)
+	}
+	s.Start()
+	addr := s.Addr("ftp")
+	local := t.TempDir()
+	data := ftpRandomFile(t, local, "c.bin", 300000)
+	base := "ftp://" + addr + "/"
+	// Plain login is refused: the control connection must be TLS.
+	if out, err := run(t, "", "curl", "-sS", "--user", "alice:alice-pw", "-T", filepath.Join(local, "c.bin"), base+"c.bin"); err == nil {
+		t.Fatalf("plain login to a control-only service succeeded: %s", out)
+	}
+	ctl := []string{"-sS", "--user", "alice:alice-pw", "--ftp-ssl-control", "-k"}
+	ftpMustRun(t, "curl", append(ctl, "-T", filepath.Join(local, "c.bin"), base+"c.bin")...)
+	ftpMustEqualFile(t, s.Home("alice", "c.bin"), data)
+	out := ftpMustRun(t, "curl", append(ctl, "-v", "--disable-epsv", "-o", filepath.Join(local, "d.bin"), base+"c.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "d.bin"), data)
+	m := regexp.MustCompile(`227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no 227 reply in curl's trace:\n%s", out)
+	}
+	p1, _ := strconv.Atoi(m[5])
+	p2, _ := strconv.Atoi(m[6])
+	if ip := strings.Join(m[1:5], "."); ip != "127.0.0.1" || p1*256+p2 < 41000 || p1*256+p2 > 41999 {
+		t.Fatalf("PASV announced %s:%d, want 127.0.0.1 and a port in 41000-41999", ip, p1*256+p2)
+	}
+	if strings.Contains(out, "PROT P") {
+		t.Fatalf("curl --ftp-ssl-control protected the data connection:\n%s", out)
 	}
 }
