@@ -108,6 +108,14 @@ type Options struct {
 	Bans     Bans
 	Tokens   Tokens
 	Live     Live
+	// Rules and Outbox serve /api/v1/rules and /api/v1/outbox (optional:
+	// without them those answer 404).
+	Rules  Rules
+	Outbox Outbox
+	// Metrics, when set, is served at GET /metrics (outside /api/v1):
+	// to a bearer token of any admin, or to anyone with MetricsPublic.
+	Metrics       http.Handler
+	MetricsPublic bool
 	// Events keeps recent events for GET /api/v1/events (optional).
 	Events *EventLog
 	// Publisher receives an admin_change event per change (optional).
@@ -165,6 +173,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Events == nil {
 		opts.Events = NewEventLog(0)
 	}
+	if opts.Rules == nil {
+		opts.Rules = noEvents{}
+	}
+	if opts.Outbox == nil {
+		opts.Outbox = noEvents{}
+	}
 	if opts.Started.IsZero() {
 		opts.Started = opts.Now()
 	}
@@ -175,6 +189,9 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.mux.Handle("/admin/", s.web)
+	if opts.Metrics != nil {
+		s.mux.HandleFunc("GET /metrics", s.serveMetrics)
+	}
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/", http.StatusFound)
 	})

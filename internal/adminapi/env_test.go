@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferrymft/ferry/internal/adminapi"
 	"github.com/ferrymft/ferry/internal/auth"
+	"github.com/ferrymft/ferry/internal/events/metrics"
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 	"github.com/ferrymft/ferry/internal/servicemgr"
@@ -32,6 +33,7 @@ type env struct {
 	pub  *recorder
 	home string
 	srv  *adminapi.Server
+	opts adminapi.Options
 }
 
 // Admins every env has, with their passwords equal to their names.
@@ -213,11 +215,14 @@ func newEnv(t *testing.T) *env {
 	}()
 	e := &env{t: t, st: st, eng: fe, pub: &recorder{}, home: t.TempDir()}
 	events := adminapi.NewEventLog(100)
-	srv, err := adminapi.New(adminapi.Options{
+	m := metrics.New(metrics.Options{Outbox: st.OutboxDepth})
+	e.opts = adminapi.Options{
 		Accounts: st, Services: services{st, mgr}, Bans: st, Tokens: tokens{st}, Live: fe.Engine,
-		Events: events, Publisher: multi{e.pub, events}, Defender: fe.Engine, Logger: ferrytest.Logger(t),
+		Rules: st, Outbox: outbox{st}, Metrics: m.Handler(),
+		Events: events, Publisher: multi{e.pub, events, m}, Defender: fe.Engine, Logger: ferrytest.Logger(t),
 		HomeRoot: e.home, Version: "test", Node: "node1", StoreKind: st.Kind(),
-	})
+	}
+	srv, err := adminapi.New(e.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,15 +242,47 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// multi publishes to the recorder and the event log.
+// multi publishes to the recorder, the event log and the metrics.
 type multi struct {
 	r *recorder
 	l *adminapi.EventLog
+	m *metrics.Metrics
 }
 
 func (m multi) Publish(ev ferry.Event) {
 	m.r.Publish(ev)
 	m.l.Record(context.Background(), ev)
+	m.m.Handle(context.Background(), ev)
+}
+
+// outbox adapts the store's outbox as app does.
+type outbox struct{ st *store.Store }
+
+func (o outbox) ListOutbox(ctx context.Context, q adminapi.OutboxQuery) ([]ferry.OutboxEntry, error) {
+	if len(q.IDs) == 0 {
+		return o.st.ListOutbox(ctx, store.OutboxFilter{Rule: q.Rule, Dead: q.Dead, Limit: q.Limit})
+	}
+	var out []ferry.OutboxEntry
+	for _, id := range q.IDs {
+		es, err := o.st.ListOutbox(ctx, store.OutboxFilter{Rule: q.Rule, Dead: q.Dead, ID: id})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+func (o outbox) ReplayOutbox(ctx context.Context, q adminapi.OutboxQuery) (int, error) {
+	total := 0
+	for _, id := range append([]int64{0}, q.IDs...)[min(1, len(q.IDs)):] {
+		n, err := o.st.ReplayOutbox(ctx, store.OutboxFilter{Rule: q.Rule, ID: id})
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // resp is a decoded answer.

@@ -63,6 +63,10 @@ func (s *Server) routes() {
 
 	s.handle("GET", "/api/v1/events", accessRead, s.listEvents)
 
+	s.rules().register(s)
+	s.handle("GET", "/api/v1/outbox", accessRead, s.listOutbox)
+	s.handle("POST", "/api/v1/outbox/replay", accessFull, s.replayOutbox)
+
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +66,65 @@ func newWebAdmin(s *Server) (*webAdmin, error) {
 			return strings.Join(out, "\n")
 		},
 		"kinds": func() []ferry.ServiceKind { return ferry.ServiceKinds },
+		// val is the posted form's value of field after a refused
+		// submission, else the record's (def).
+		"val": func(form url.Values, field, def string) string {
+			if form != nil {
+				return form.Get(field)
+			}
+			return def
+		},
+		// has reports whether the form holds value v for field.
+		"has": func(form url.Values, field string, v any) bool {
+			return slices.Contains(form[field], fmt.Sprint(v))
+		},
+		"num": func(v any) string {
+			switch x := v.(type) {
+			case *int64:
+				if x != nil {
+					return strconv.FormatInt(*x, 10)
+				}
+			case *int:
+				if x != nil {
+					return strconv.Itoa(*x)
+				}
+			}
+			return ""
+		},
+		"tri": func(b *bool) string {
+			switch {
+			case b == nil:
+				return ""
+			case *b:
+				return "yes"
+			}
+			return "no"
+		},
+		"mounts": func(ms []ferry.Mount) string {
+			var out []string
+			for _, m := range ms {
+				l := m.Path + "=" + m.Folder
+				if m.ReadOnly {
+					l += ":ro"
+				}
+				out = append(out, l)
+			}
+			return strings.Join(out, "\n")
+		},
+		"protos": func(ps []ferry.Protocol) string {
+			var out []string
+			for _, p := range ps {
+				out = append(out, string(p))
+			}
+			return strings.Join(out, ", ")
+		},
+		"events": func(es []ferry.EventType) string {
+			var out []string
+			for _, e := range es {
+				out = append(out, string(e))
+			}
+			return strings.Join(out, ", ")
+		},
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFiles, "web/layout.html")
 	if err != nil {

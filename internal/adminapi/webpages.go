@@ -81,6 +81,9 @@ func (wa *webAdmin) routes() {
 		return nil
 	})
 
+	wa.accountRoutes()
+	wa.ruleRoutes()
+
 	wa.handle("GET /admin/bans", wa.banList)
 	wa.handle("POST /admin/bans", wa.addBan)
 	wa.handle("POST /admin/bans/lift", func(w http.ResponseWriter, r *http.Request, p *principal, pg *webPage) error {

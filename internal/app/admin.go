@@ -17,7 +17,7 @@ import (
 
 // adminOptionKeys are the option keys an admin service accepts
 // (docs/admin-api.md).
-var adminOptionKeys = []string{"cert", "key", "tls", "token_ttl"}
+var adminOptionKeys = []string{"cert", "key", "metrics_public", "tls", "token_ttl"}
 
 // adminFactory returns the admin service's factory. The event log it
 // feeds from the bus, created on the first start, lives as long as the
@@ -41,6 +41,7 @@ func (a *App) adminFactory() servicemgr.Factory {
 		opts := adminapi.Options{
 			Accounts: a.store, Services: adminServices{a}, Bans: a.store, Tokens: adminTokens{a.store},
 			Live: a.eng, Defender: a.eng, Events: events, Publisher: a.bus,
+			Rules: a.store, Outbox: adminOutbox{a.store}, Metrics: a.MetricsHandler(),
 			Logger: a.log.With(ferry.LogService, svc.Name), HomeRoot: a.cfg.Users.HomeRoot,
 			HomeFor: func(user, group string) string { return HomeFor(a.cfg, user, group) },
 			Version: Version, Node: a.cfg.Node, StoreKind: a.store.Kind(), Started: a.started,
@@ -50,6 +51,9 @@ func (a *App) adminFactory() servicemgr.Factory {
 			return nil, err
 		}
 		if opts.TokenTTL, err = durationOption(o, "token_ttl"); err != nil {
+			return nil, err
+		}
+		if opts.MetricsPublic, err = metricsPublic(o); err != nil {
 			return nil, err
 		}
 		switch v := o["tls"]; v {
@@ -136,7 +140,56 @@ func checkAdminOptions(v ferry.Service) error {
 	if _, err := durationOption(v.Options, "token_ttl"); err != nil {
 		return fmt.Errorf("%w: %w", ferry.ErrInvalid, err)
 	}
+	if _, err := metricsPublic(v.Options); err != nil {
+		return fmt.Errorf("%w: %w", ferry.ErrInvalid, err)
+	}
 	return nil
+}
+
+// metricsPublic reads the metrics_public option: true serves /metrics
+// without a token.
+func metricsPublic(o map[string]string) (bool, error) {
+	switch v := o["metrics_public"]; v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("option metrics_public: %q: accepted values are true, false", v)
+	}
+}
+
+// adminOutbox translates the admin API's outbox queries to the store's.
+type adminOutbox struct{ st *store.Store }
+
+func (o adminOutbox) ListOutbox(ctx context.Context, q adminapi.OutboxQuery) ([]ferry.OutboxEntry, error) {
+	if len(q.IDs) == 0 {
+		return o.st.ListOutbox(ctx, store.OutboxFilter{Rule: q.Rule, Dead: q.Dead, Limit: q.Limit})
+	}
+	var out []ferry.OutboxEntry
+	for _, id := range q.IDs {
+		es, err := o.st.ListOutbox(ctx, store.OutboxFilter{Rule: q.Rule, Dead: q.Dead, ID: id})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+func (o adminOutbox) ReplayOutbox(ctx context.Context, q adminapi.OutboxQuery) (int, error) {
+	if len(q.IDs) == 0 {
+		return o.st.ReplayOutbox(ctx, store.OutboxFilter{Rule: q.Rule, Dead: true})
+	}
+	total := 0
+	for _, id := range q.IDs {
+		n, err := o.st.ReplayOutbox(ctx, store.OutboxFilter{Rule: q.Rule, Dead: true, ID: id})
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // adminTokens converts between the store's and the admin API's token
