@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,10 +17,10 @@ import (
 
 // ftpOptionKeys are the option keys an ftp service accepts (docs/ftp.md).
 var ftpOptionKeys = []string{
-	"active", "active_ip_check", "active_port20", "banner", "cert", "data_timeout", "idle_timeout",
-	"ignore_ascii", "key", "login_timeout", "max_connections", "max_connections_per_ip",
+	"active", "active_ip_check", "active_port20", "banner", "banner_file", "cert", "data_timeout", "idle_timeout",
+	"ignore_ascii", "key", "login_message", "login_timeout", "max_connections", "max_connections_per_ip",
 	"passive_ip_check", "passive_ports", "public_host", "public_host_for", "session_reuse",
-	"site_symlink", "tls",
+	"show_user_count", "site_symlink", "tls",
 }
 
 // ftpFactory builds an FTP/FTPS service from its definition.
@@ -32,8 +33,18 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 	}
 	o := svc.Options
 	opts := ftpd.Options{Engine: a.eng, Service: svc.Name, Logger: a.log.With(ferry.LogService, svc.Name),
-		Banner: o["banner"], PublicHost: o["public_host"]}
+		Banner: unescapeNewlines(o["banner"]), LoginMessage: unescapeNewlines(o["login_message"]),
+		PublicHost: o["public_host"]}
 	var err error
+	if v := o["banner_file"]; v != "" {
+		if !filepath.IsAbs(v) {
+			return nil, fmt.Errorf("option banner_file: %q: accepted values are absolute paths of readable text files", v)
+		}
+		if _, err := os.Stat(v); err != nil {
+			return nil, fmt.Errorf("option banner_file: %w", err)
+		}
+		opts.BannerFile = v
+	}
 	if opts.TLSMode, err = ftpd.ParseTLSMode(o["tls"]); err != nil {
 		return nil, fmt.Errorf("option %w", err)
 	}
@@ -86,6 +97,7 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 		{"active_port20", &opts.ActivePort20, true},
 		{"ignore_ascii", &opts.IgnoreASCII, true},
 		{"site_symlink", &opts.AllowSiteSymlink, true},
+		{"show_user_count", &opts.ShowUserCount, true},
 	}
 	for _, b := range bools {
 		v, ok := o[b.key]
@@ -112,6 +124,10 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 	}
 	return ftpd.New(opts)
 }
+
+// unescapeNewlines turns the two characters \n into a line break, so
+// multi-line messages can be given on one command line.
+func unescapeNewlines(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
 
 func parseOnOff(v string) (bool, error) {
 	switch strings.ToLower(v) {

@@ -320,3 +320,23 @@ func TestFTPServiceShorthandFlags(t *testing.T) {
 		t.Fatalf("curl --ftp-ssl-control protected the data connection:\n%s", out)
 	}
 }
+
+// TestFTPBannerAndLoginMessage: banner_file, show_user_count and
+// login_message set through the CLI reach curl.
+func TestFTPBannerAndLoginMessage(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	banner := filepath.Join(t.TempDir(), "banner.txt")
+	if err := os.WriteFile(banner, []byte("Example Corp transfer server\nAuthorised use only\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := ftpServer(t, "--tls", "off", "--option", "banner_file="+banner, "--option", "show_user_count=on",
+		"--option", "max_connections=7", "--option", `login_message=Uploads go to /in.\nBe nice.`)
+	out := ftpMustRun(t, "curl", "-sS", "-v", "--user", "alice:alice-pw", "ftp://"+addr+"/")
+	for _, want := range []string{"220-Example Corp transfer server", "Authorised use only", "220 You are user number 1 of 7 allowed.",
+		"230-Uploads go to /in.", "230 User alice logged in."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("curl trace lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -268,7 +268,16 @@ func (c *conn) cmdPass(arg string) {
 	}
 	c.sess, c.cwd = sess, "/"
 	c.log = sess.Logger().With("service", c.srv.opts.Service)
-	c.reply(230, "User "+user+" logged in.")
+	c.reply(230, c.loginLines("User "+user+" logged in.")...)
+}
+
+// loginLines is the 230 text: the login message, then last.
+func (c *conn) loginLines(last string) []string {
+	msg := strings.TrimRight(c.srv.opts.LoginMessage, "\r\n")
+	if msg == "" {
+		return []string{last}
+	}
+	return append(messageLines(msg), last)
 }
 
 func (c *conn) cmdRein() {

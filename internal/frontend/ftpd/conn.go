@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,12 +99,57 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	}
 	c.r = bufio.NewReaderSize(c.ctl, 4096)
 	defer c.endSession()
-	banner := s.opts.Banner
+	c.reply(220, c.greeting()...)
+	c.loop()
+}
+
+// maxBannerFile bounds what a banner file may put in the greeting.
+const maxBannerFile = 8 << 10
+
+// greeting is the 220 text: the banner file, the banner or the default,
+// and the user count when asked.
+func (c *conn) greeting() []string {
+	o := &c.srv.opts
+	banner := o.Banner
+	if o.BannerFile != "" {
+		if b, err := readBounded(o.BannerFile, maxBannerFile); err != nil {
+			c.log.Warn("banner file unreadable, using the banner text", "file", o.BannerFile, "err", err)
+		} else {
+			banner = string(b)
+		}
+	}
+	banner = strings.TrimRight(banner, "\r\n")
 	if banner == "" {
 		banner = "Ferry FTP server ready."
 	}
-	c.reply(220, strings.Split(banner, "\n")...)
-	c.loop()
+	lines := messageLines(banner)
+	if o.ShowUserCount {
+		n := c.srv.eng.CountService(o.Service) + 1
+		if o.MaxConns > 0 {
+			lines = append(lines, fmt.Sprintf("You are user number %d of %d allowed.", n, o.MaxConns))
+		} else {
+			lines = append(lines, fmt.Sprintf("You are user number %d.", n))
+		}
+	}
+	return lines
+}
+
+// messageLines splits a configured message into reply lines.
+func messageLines(s string) []string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, "\r")
+	}
+	return lines
+}
+
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // oobInline keeps TCP urgent data in the stream: clients send ABOR (or its

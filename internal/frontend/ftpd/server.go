@@ -92,7 +92,15 @@ type Options struct {
 	// MaxConns and MaxConnsPerIP limit control connections (0: no limit).
 	MaxConns, MaxConnsPerIP int
 	// Banner is the 220 greeting text (may hold several lines).
-	Banner string
+	// BannerFile, when set, is read at each connection instead (up to 8
+	// KiB; Banner or the default when it cannot be read).
+	Banner, BannerFile string
+	// ShowUserCount adds "You are user number N of M allowed." to the
+	// greeting: N counts the service's logged-in sessions (from core) plus
+	// this connection, M is MaxConns (omitted when unlimited).
+	ShowUserCount bool
+	// LoginMessage (may hold several lines) is sent with the 230 reply.
+	LoginMessage string
 	// IgnoreASCII transfers TYPE A as binary (mainframe-friendly servers
 	// turn conversion off for speed and exactness).
 	IgnoreASCII bool
