@@ -269,7 +269,12 @@ func (wa *webAdmin) serviceAction(w http.ResponseWriter, r *http.Request, p *pri
 	wa.s.audit(r, p, action, "/services/"+name)
 	if action != "remove" {
 		_, _ = wa.s.serviceState(ctx, name, func(st ServiceStatus) bool {
-			return (action == "start") == (st.State == "running" && st.Error == "") || st.State == "failed"
+			if action == "stop" {
+				// "running" with an error is the manager still applying
+				// the change ("definition changed; restarting").
+				return st.State != "running"
+			}
+			return (st.State == "running" && st.Error == "") || st.State == "failed"
 		})
 	}
 	back(w, r, "/admin/services", "service "+name+": "+action)
