@@ -23,6 +23,7 @@ type policyFlags struct {
 	denyPatterns, hidePatterns, extensions           []string
 	mounts                                           []string
 	renameOnConflict, anonymous, umask               string
+	requireAll                                       string
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
@@ -37,6 +38,7 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.clearCIDRs, "clear-cidrs", false, "remove every allowed and denied network first")
 	fs.StringVar(&f.protocols, "protocols", "", "allowed protocols: ftp,sftp,scp,webdav,http ('' inherits)")
 	fs.StringVar(&f.methods, "login-methods", "", "allowed login methods: password,publickey,tls-cert")
+	fs.StringVar(&f.requireAll, "login-requires-all", "", "every method of --login-methods is needed in one login (SSH publickey,password): true, false or inherit")
 	fs.StringVar(&f.hours, "hours", "", "login hours, e.g. 'mon-fri 08:00-18:00, sat 09:00-12:00' (server time)")
 	fs.StringVar(&f.requireTLS, "require-tls", "", "FTP logins must use TLS: true, false or inherit")
 	fs.StringVar(&f.keepAll, "keep-all-files", "", "no delete and no overwrite: true, false or inherit")
@@ -140,7 +142,8 @@ func (f *policyFlags) apply(fs *pflag.FlagSet, p *ferry.Policy) error {
 		flag, val string
 		dst       **bool
 	}{{"require-tls", f.requireTLS, &p.RequireTLS}, {"keep-all-files", f.keepAll, &p.KeepAllFiles},
-		{"rename-on-conflict", f.renameOnConflict, &p.RenameOnConflict}, {"anonymous", f.anonymous, &p.Anonymous}} {
+		{"rename-on-conflict", f.renameOnConflict, &p.RenameOnConflict}, {"anonymous", f.anonymous, &p.Anonymous},
+		{"login-requires-all", f.requireAll, &p.RequireAllMethods}} {
 		if !fs.Changed(b.flag) {
 			continue
 		}
@@ -226,6 +229,9 @@ func policyLines(p ferry.Policy) [][2]string {
 	}
 	list("protocols", protos)
 	list("login methods", p.LoginMethods)
+	if p.RequireAllMethods != nil {
+		add("login requires all", strconv.FormatBool(*p.RequireAllMethods))
+	}
 	if p.Hours != "" {
 		add("hours", p.Hours)
 	}

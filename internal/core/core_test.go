@@ -497,4 +497,17 @@ func TestLoginRequiresAllMethods(t *testing.T) {
 	if g, err := env.Engine.Authenticate(ctx, core.LoginRequest{Protocol: ferry.SFTP, User: "any", Password: "pw", Remote: remote}); err != nil || len(g.Remaining()) != 0 {
 		t.Errorf("account without login_requires_all: %v", err)
 	}
+	// A client certificate counts as a method too.
+	env.AddUser(t, ferrytest.User("cert", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.LoginMethods = []string{"tls-cert", "password"}
+		p.RequireAllMethods = ptr(true)
+	})))
+	g, err = env.Engine.Authenticate(ctx, core.LoginRequest{Protocol: ferry.FTP, User: "cert", Password: "pw", Remote: remote})
+	if err != nil || !slices.Equal(g.Remaining(), []string{"tls-cert"}) {
+		t.Fatalf("after password, tls-cert account: %v %v", g, err)
+	}
+	g, err = env.Engine.Authenticate(ctx, core.LoginRequest{Protocol: ferry.FTP, User: "cert", ClientCertCN: "cert", Remote: remote, Prior: g})
+	if err != nil || len(g.Remaining()) != 0 {
+		t.Fatalf("password then certificate: %v %v", g, err)
+	}
 }

@@ -195,16 +195,16 @@ type Grant struct {
 func (g *Grant) User() *ferry.User { return g.user }
 
 // Remaining lists the login methods (ferry.MethodPassword,
-// ferry.MethodPublicKey) the account still requires before Open accepts
-// the grant; empty when the login is complete. An account with
-// login_requires_all needs every checkable method of its login_methods.
+// ferry.MethodPublicKey, ferry.MethodTLSCert) the account still requires
+// before Open accepts the grant; empty when the login is complete. An
+// account with login_requires_all needs every method of its login_methods.
 func (g *Grant) Remaining() []string {
 	if !ferry.Bool(g.view.pol.RequireAllMethods) {
 		return nil
 	}
 	var out []string
 	for _, m := range g.view.pol.LoginMethods {
-		if (m == ferry.MethodPassword || m == ferry.MethodPublicKey) && !slices.Contains(g.done, m) && !slices.Contains(out, m) {
+		if !slices.Contains(g.done, m) && !slices.Contains(out, m) {
 			out = append(out, m)
 		}
 	}

@@ -112,3 +112,22 @@ func FuzzParseHours(f *testing.F) {
 		}
 	})
 }
+
+func TestRequireAllMethodsMergeAndValidate(t *testing.T) {
+	yes, no := true, false
+	got := Merge(Policy{}, Policy{RequireAllMethods: &yes}, Policy{RequireAllMethods: &no})
+	if !Bool(got.RequireAllMethods) {
+		t.Errorf("merged login_requires_all = %v, want the first group's true", got.RequireAllMethods)
+	}
+	if got := Merge(Policy{RequireAllMethods: &no}, Policy{RequireAllMethods: &yes}); Bool(got.RequireAllMethods) {
+		t.Error("the user's own false must win")
+	}
+	p := Policy{RequireAllMethods: &yes, LoginMethods: []string{"password"}}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "login_requires_all") {
+		t.Errorf("one method with login_requires_all: %v", err)
+	}
+	p.LoginMethods = []string{"publickey", "password"}
+	if err := p.Validate(); err != nil {
+		t.Error(err)
+	}
+}

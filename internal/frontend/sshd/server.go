@@ -228,13 +228,43 @@ type authState struct {
 	ctx     context.Context
 	remote  netip.AddrPort
 	local   netip.AddrPort
-	grant   *core.Grant
+	grant   *core.Grant            // a complete login
+	prior   *core.Grant            // the steps passed so far, when the account requires several methods
 	pending map[string]*core.Grant // offered public keys that core accepted, by wire form
 }
 
 func (a *authState) request(user string) core.LoginRequest {
 	return core.LoginRequest{Protocol: ferry.SFTP, User: user, Remote: a.remote, Local: a.local,
-		Service: a.s.opts.Service}
+		Service: a.s.opts.Service, Prior: a.prior}
+}
+
+// passed records a successful step: a complete login, or a partial success
+// that asks the client for the methods the account still requires.
+func (a *authState) passed(g *core.Grant) (*ssh.Permissions, error) {
+	rest := g.Remaining()
+	if len(rest) == 0 {
+		a.grant = g
+		return &ssh.Permissions{}, nil
+	}
+	a.prior, a.pending = g, nil
+	var next ssh.ServerAuthCallbacks
+	for _, m := range a.s.opts.AuthMethods {
+		switch {
+		case m == MethodPassword && slices.Contains(rest, ferry.MethodPassword):
+			next.PasswordCallback = a.password
+		case m == MethodKeyboardInteractive && slices.Contains(rest, ferry.MethodPassword):
+			next.KeyboardInteractiveCallback = a.keyboardInteractive
+		case m == MethodPublicKey && slices.Contains(rest, ferry.MethodPublicKey):
+			next.PublicKeyCallback = a.publicKey
+		}
+	}
+	if next.PasswordCallback == nil && next.KeyboardInteractiveCallback == nil && next.PublicKeyCallback == nil ||
+		slices.ContainsFunc(rest, func(m string) bool { return m != ferry.MethodPassword && m != ferry.MethodPublicKey }) {
+		a.s.log.Info("login failed: the account requires a login method this service does not offer",
+			ferry.LogUser, g.User().Name, "missing", strings.Join(rest, ","))
+		return nil, errAuthFailed
+	}
+	return nil, &ssh.PartialSuccessError{Next: next}
 }
 
 func (a *authState) password(cm ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
@@ -247,8 +277,7 @@ func (a *authState) password(cm ssh.ConnMetadata, pw []byte) (*ssh.Permissions, 
 	if err != nil {
 		return nil, errAuthFailed
 	}
-	a.grant = g
-	return &ssh.Permissions{}, nil
+	return a.passed(g)
 }
 
 func (a *authState) keyboardInteractive(cm ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
@@ -281,8 +310,7 @@ func (a *authState) verifiedKey(cm ssh.ConnMetadata, key ssh.PublicKey, p *ssh.P
 	if g == nil {
 		return nil, errAuthFailed
 	}
-	a.grant = g
-	return p, nil
+	return a.passed(g)
 }
 
 func (s *Server) config(a *authState) *ssh.ServerConfig {
