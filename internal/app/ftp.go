@@ -19,7 +19,7 @@ import (
 var ftpOptionKeys = []string{
 	"active", "active_ip_check", "active_port20", "banner", "banner_file", "cert", "data_timeout", "idle_timeout",
 	"ignore_ascii", "key", "login_message", "login_timeout", "max_connections", "max_connections_per_ip",
-	"passive_ip_check", "passive_ports", "public_host", "public_host_for", "session_reuse",
+	"passive_ip_check", "passive_ports", "proxy_protocol", "proxy_trusted", "public_host", "public_host_for", "session_reuse",
 	"show_user_count", "site_symlink", "tls",
 }
 
@@ -98,6 +98,7 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 		{"ignore_ascii", &opts.IgnoreASCII, true},
 		{"site_symlink", &opts.AllowSiteSymlink, true},
 		{"show_user_count", &opts.ShowUserCount, true},
+		{"proxy_protocol", &opts.ProxyProtocol, true},
 	}
 	for _, b := range bools {
 		v, ok := o[b.key]
@@ -109,6 +110,16 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 			return nil, fmt.Errorf("option %s: %q: accepted values are on, off", b.key, v)
 		}
 		*b.dst = on == b.want
+	}
+	for _, item := range splitList(o["proxy_trusted"]) {
+		p, err := ferry.ParseCIDR(item)
+		if err != nil {
+			return nil, fmt.Errorf("option proxy_trusted: %q: accepted values are addresses or networks separated by commas, e.g. 10.0.0.5,192.0.2.0/24", item)
+		}
+		opts.ProxyTrusted = append(opts.ProxyTrusted, p)
+	}
+	if opts.ProxyProtocol && len(opts.ProxyTrusted) == 0 {
+		return nil, fmt.Errorf("option proxy_protocol: on needs proxy_trusted, the addresses of the proxies allowed to send PROXY headers (e.g. proxy_trusted=10.0.0.5)")
 	}
 	if opts.MaxConns, err = intOption(o, "max_connections", 1, 1000000); err != nil {
 		return nil, err

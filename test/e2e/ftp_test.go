@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ftpServer starts ferry with one FTP service and the user alice.
@@ -339,4 +342,54 @@ func TestFTPBannerAndLoginMessage(t *testing.T) {
 			t.Errorf("curl trace lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestFTPProxyProtocol: with proxy_protocol=on a trusted sender's v1
+// header sets the client address ferry serve logs; a client without a
+// header (curl, straight to the port) gets nothing.
+func TestFTPProxyProtocol(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "off", "--option", "proxy_protocol=on", "--option", "proxy_trusted=127.0.0.1/32")
+	if out, err := run(t, "", "curl", "-sS", "--max-time", "20", "--user", "alice:alice-pw", "ftp://"+addr+"/"); err == nil {
+		t.Fatalf("a connection without a PROXY header was served: %s", out)
+	}
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	_, port, _ := net.SplitHostPort(addr)
+	r := bufio.NewReader(c)
+	expect := func(send, code string) {
+		t.Helper()
+		if send != "" {
+			if _, err := io.WriteString(c, send+"\r\n"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("after %q: %v", send, err)
+			}
+			if strings.HasPrefix(line, code+" ") {
+				return
+			}
+			if len(line) > 3 && line[3] == ' ' {
+				t.Fatalf("after %q: %q, want %s", send, line, code)
+			}
+		}
+	}
+	if _, err := io.WriteString(c, "PROXY TCP4 198.51.100.23 127.0.0.1 41234 "+port+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	expect("", "220")
+	expect("USER alice", "331")
+	expect("PASS alice-pw", "230")
+	expect("QUIT", "221")
+	WaitFor(t, "the login from the header's address in the log", func() bool {
+		return strings.Contains(s.Output(), "remote=198.51.100.23:41234")
+	})
 }

@@ -246,7 +246,7 @@ func (c *conn) cmdPass(arg string) {
 		user = "anonymous" // clients send it in any case (RFC 1635)
 	}
 	sess, err := c.srv.eng.Login(c.ctx, core.LoginRequest{
-		Protocol: proto, User: user, Password: arg, Remote: c.remote, Local: c.local,
+		Protocol: proto, User: user, Password: arg, Remote: c.remote, Local: c.dialled,
 		TLS: c.tlsCtl != nil, Service: c.srv.opts.Service, Disconnect: c.closeAll,
 	})
 	if err != nil {

@@ -34,9 +34,12 @@ type conn struct {
 	r      *bufio.Reader
 	wmu    sync.Mutex
 	w      *bufio.Writer
-	remote netip.AddrPort
-	local  netip.AddrPort
-	ticket []byte // marks TLS tickets issued to this connection
+	remote netip.AddrPort // the client (from the PROXY header when there is one)
+	local  netip.AddrPort // this socket's local address, where data connections bind
+	// dialled is the address the client connected to: local, or the
+	// destination in the PROXY header.
+	dialled netip.AddrPort
+	ticket  []byte // marks TLS tickets issued to this connection
 
 	// Protocol state, touched only by the control goroutine (and by the
 	// transfer goroutine while it owns a transfer).
@@ -61,19 +64,28 @@ type conn struct {
 }
 
 func (s *Server) handle(ctx context.Context, nc net.Conn) {
-	ctx, cancel := context.WithCancel(ctx)
-	c := &conn{
-		srv: s, ctx: ctx, cancel: cancel, start: time.Now(),
-		raw: nc, ctl: nc, remote: addrPort(nc.RemoteAddr()), local: addrPort(nc.LocalAddr()),
-		cwd: "/", facts: ftpwire.DefaultFacts, hashAlgo: "sha256",
-	}
-	c.log = s.log.With("remote", c.remote.String())
-	defer cancel()
 	defer nc.Close()
 	if tc, ok := nc.(*net.TCPConn); ok {
 		oobInline(tc)
 		_ = tc.SetNoDelay(true)
 	}
+	local := addrPort(nc.LocalAddr())
+	if s.opts.ProxyProtocol {
+		stop := context.AfterFunc(ctx, func() { nc.Close() }) // shutdown while reading the header
+		var ok bool
+		nc, ok = s.proxied(nc)
+		if !stop() || !ok {
+			return
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c := &conn{
+		srv: s, ctx: ctx, cancel: cancel, start: time.Now(),
+		raw: nc, ctl: nc, remote: addrPort(nc.RemoteAddr()), local: local, dialled: addrPort(nc.LocalAddr()),
+		cwd: "/", facts: ftpwire.DefaultFacts, hashAlgo: "sha256",
+	}
+	c.log = s.log.With("remote", c.remote.String())
+	defer cancel()
 	c.w = bufio.NewWriterSize(nc, 4096)
 	if err := s.eng.Admit(c.remote.Addr()); err != nil {
 		c.log.Info("connection refused", "err", err)

@@ -86,7 +86,7 @@ func (c *conn) publicAddr() (netip.Addr, error) {
 		}
 	}
 	if host == "" {
-		return c.local.Addr().Unmap(), nil
+		return c.dialled.Addr().Unmap(), nil
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a.Unmap(), nil

@@ -107,6 +107,12 @@ type Options struct {
 	// FailDelay is how long a failed login waits before its 530 (default
 	// 500 ms).
 	FailDelay time.Duration
+	// ProxyProtocol expects a PROXY protocol v1 or v2 header on every
+	// control connection; only ProxyTrusted senders (required, non-empty)
+	// are served. The header's source is the client address for core,
+	// limits, the defender and the data-connection address checks.
+	ProxyProtocol bool
+	ProxyTrusted  []netip.Prefix
 	// AllowSiteSymlink enables SITE SYMLINK (the symlink right is still
 	// checked by core).
 	AllowSiteSymlink bool
@@ -140,6 +146,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TLSMode != TLSOff && opts.TLS == nil {
 		return nil, errors.New("ftpd: a TLS mode other than off needs Options.TLS")
+	}
+	if opts.ProxyProtocol && len(opts.ProxyTrusted) == 0 {
+		return nil, errors.New("ftpd: PROXY protocol needs the trusted senders (Options.ProxyTrusted)")
 	}
 	if opts.PassiveLow < 0 || opts.PassiveHigh > 65535 || opts.PassiveLow > opts.PassiveHigh {
 		return nil, fmt.Errorf("ftpd: passive port range %d-%d is invalid", opts.PassiveLow, opts.PassiveHigh)
