@@ -476,6 +476,18 @@ func TestBrowserWebAdmin(t *testing.T) {
 		}
 		return err != nil
 	})
+	// Start brings it back, on a new port.
+	navStep(t, tab, "start", chromedp.Click(chromedp.CSS(`#service-ftp1 form[action$="/start"] button`)))
+	if state := text(t, tab, "#service-ftp1 td:nth-child(4)"); state != "running" {
+		t.Errorf("ftp1 after Start shows %q", state)
+	}
+	if addr := text(t, tab, "#service-ftp1 td:nth-child(5)"); addr == "" {
+		t.Errorf("ftp1 after Start has no address")
+	} else if c, err := net.Dial("tcp", addr); err != nil {
+		t.Errorf("ftp1 after Start: %v", err)
+	} else {
+		c.Close()
+	}
 
 	// A ban from the bans page is in force for the CLI too.
 	step(t, tab, "bans", chromedp.Navigate(admin+"/admin/bans"), chromedp.WaitVisible(chromedp.CSS("#network")))
