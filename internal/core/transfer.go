@@ -413,6 +413,16 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// Sync flushes what was written so far to stable storage (SFTP
+// fsync@openssh.com). For an atomic upload that is the hidden partial: the
+// file still appears under its name only on Commit.
+func (u *Upload) Sync() error {
+	if err := u.f.Sync(); err != nil {
+		return fmt.Errorf("core: upload %q: sync: %w", u.vp, err)
+	}
+	return nil
+}
+
 // Truncate sets the size of the file being written (SFTP setstat size).
 func (u *Upload) Truncate(size int64) error {
 	u.sum.abandon()

@@ -75,6 +75,7 @@ func TestOpenSSHSFTPBatch(t *testing.T) {
 		"put " + filepath.Join(local, "half.bin") + " resumed.bin",
 		"reput " + filepath.Join(local, "big.bin") + " resumed.bin",
 		"reget resumed.bin " + filepath.Join(local, "partial.bin"),
+		"put -f " + filepath.Join(local, "big.bin") + " synced.bin", // fsync@openssh.com
 	}, "\n") + "\n"
 	bf := filepath.Join(local, "batch")
 	os.WriteFile(bf, []byte(batch), 0o644)
@@ -87,11 +88,12 @@ func TestOpenSSHSFTPBatch(t *testing.T) {
 	mustSame(t, filepath.Join(local, "via-link.bin"), big)
 	mustSame(t, s.Home("alice", "resumed.bin"), big)
 	mustSame(t, filepath.Join(local, "partial.bin"), big)
+	mustSame(t, s.Home("alice", "synced.bin"), big)
 	mustSame(t, s.Home("alice", "dir", "moved.bin"), big)
 	if fi, err := os.Stat(s.Home("alice", "dir", "moved.bin")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("chmod: %v %v", fi.Mode(), err)
 	}
-	if !strings.Contains(out, "-rw-------") || !strings.Contains(out, "moved.bin") {
+	if !strings.Contains(out, "-rw-------") || !strings.Contains(out, "moved.bin") || !strings.Contains(out, " alice    alice ") {
 		t.Errorf("ls -l output:\n%s", out)
 	}
 	if _, err := os.Stat(s.Home("alice", "name with spaces.bin")); err == nil {

@@ -198,8 +198,10 @@ func unixTime(t time.Time) uint32 {
 
 // putAttrs appends the ATTRS of fi (size, permissions, times).
 func putAttrs(b []byte, fi fs.FileInfo) []byte {
-	b = putU32(b, attrSize|attrPermissions|attrACModTime)
+	b = putU32(b, attrSize|attrUIDGID|attrPermissions|attrACModTime)
 	b = putU64(b, uint64(max(fi.Size(), 0)))
+	b = putU32(b, sessionUID)
+	b = putU32(b, sessionGID)
 	b = putU32(b, unixMode(fi.Mode()))
 	t := unixTime(fi.ModTime())
 	b = putU32(b, t)
@@ -283,3 +285,12 @@ func itoa(v int64) string {
 	}
 	return string(buf[i:])
 }
+
+// sessionUID and sessionGID are the owner ids every file is reported with:
+// accounts are virtual, so the ids only say "the session's user", whose
+// name users-groups-by-id@openssh.com returns for them.
+const (
+	sessionUID = 1000
+	sessionGID = 1000
+	maxIDs     = 4096 // ids in one users-groups-by-id request
+)

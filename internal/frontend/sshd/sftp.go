@@ -364,6 +364,7 @@ var extensions = [][2]string{
 	{"expand-path@openssh.com", "1"},
 	{"copy-data", "1"},
 	{"home-directory", "1"},
+	{"users-groups-by-id@openssh.com", "1"},
 	{"check-file", "md5,sha1,sha256,sha512"},
 	{"check-file-name", "1"},
 	{"check-file-handle", "1"},

@@ -1,7 +1,9 @@
 package sshd
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -557,10 +559,16 @@ func (s *sftpServer) extended(id uint32, d *decoder) {
 		}
 		s.statvfs(id, h.path)
 	case "fsync@openssh.com":
-		// Writes reach the file system as they arrive; the upload becomes
-		// visible, complete, on close.
-		_, err := s.fileHandle(d)
+		// Flushes the bytes written so far to stable storage (the hidden
+		// partial of an atomic upload); the file appears under its name on
+		// CLOSE. A read-only handle has nothing to flush.
+		h, err := s.fileHandle(d)
+		if err == nil && h.up != nil {
+			err = cmp.Or(h.werr, h.up.Sync())
+		}
 		s.sendStatus(id, err)
+	case "users-groups-by-id@openssh.com":
+		s.usersGroupsByID(id, d)
 	case "lsetstat@openssh.com":
 		p, a := d.str(), d.attrs()
 		if err := d.err(); err != nil {
@@ -731,5 +739,35 @@ func (s *sftpServer) checkFile(id uint32, ext string, d *decoder) {
 			break
 		}
 	}
+	s.sendBuf(bp, b)
+}
+
+// usersGroupsByID answers users-groups-by-id@openssh.com. Ferry's accounts
+// are virtual: every file is reported as owned by the session's user and
+// group ids (sessionUID, sessionGID), which map to the account's name; any
+// other id has no name (an empty string, as the extension specifies).
+func (s *sftpServer) usersGroupsByID(id uint32, d *decoder) {
+	uids, gids := d.bytes(), d.bytes()
+	if d.bad || len(uids)%4 != 0 || len(gids)%4 != 0 || len(uids)+len(gids) > 4*maxIDs {
+		s.sendStatus(id, errBadMessage)
+		return
+	}
+	name := s.sess.User().Name
+	names := func(b []byte, ids []byte, own uint32) []byte {
+		at := len(b)
+		b = putU32(b, 0)
+		for i := 0; i < len(ids); i += 4 {
+			n := ""
+			if binary.BigEndian.Uint32(ids[i:]) == own {
+				n = name
+			}
+			b = putStr(b, n)
+		}
+		putU32(b[at:at], uint32(len(b)-at-4))
+		return b
+	}
+	bp, b := reply(fxpExtendedReply, id)
+	b = names(b, uids, sessionUID)
+	b = names(b, gids, sessionGID)
 	s.sendBuf(bp, b)
 }
