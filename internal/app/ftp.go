@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"os"
@@ -17,7 +18,8 @@ import (
 
 // ftpOptionKeys are the option keys an ftp service accepts (docs/ftp.md).
 var ftpOptionKeys = []string{
-	"active", "active_ip_check", "active_port20", "banner", "banner_file", "cert", "data_timeout", "idle_timeout",
+	"active", "active_ip_check", "active_port20", "banner", "banner_file", "cert", "cert_login", "client_ca",
+	"client_certs", "data_timeout", "idle_timeout",
 	"ignore_ascii", "key", "login_message", "login_timeout", "max_connections", "max_connections_per_ip",
 	"passive_ip_check", "passive_ports", "proxy_protocol", "proxy_trusted", "public_host", "public_host_for", "session_reuse",
 	"show_user_count", "site_symlink", "tls",
@@ -59,6 +61,9 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 		if opts.TLS, err = a.certs.Config(cert, key); err != nil {
 			return nil, err
 		}
+	}
+	if err := ftpClientCerts(o, &opts); err != nil {
+		return nil, err
 	}
 	switch v := o["session_reuse"]; v {
 	case "", "required":
@@ -134,6 +139,50 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 		}
 	}
 	return ftpd.New(opts)
+}
+
+// ftpClientCerts reads client_certs, client_ca and cert_login.
+func ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
+	switch v := o["client_certs"]; v {
+	case "", "off":
+	case "optional":
+		opts.ClientCerts = ftpd.ClientCertOptional
+	case "required":
+		opts.ClientCerts = ftpd.ClientCertRequired
+	default:
+		return fmt.Errorf("option client_certs: %q: accepted values are off, optional, required", v)
+	}
+	switch v := o["cert_login"]; v {
+	case "", "off":
+	case "cert":
+		opts.CertLogin = ftpd.CertLoginCert
+	case "cert+password":
+		opts.CertLogin = ftpd.CertLoginCertPassword
+	default:
+		return fmt.Errorf("option cert_login: %q: accepted values are off, cert, cert+password", v)
+	}
+	if opts.ClientCerts == ftpd.ClientCertOff {
+		if opts.CertLogin != ftpd.CertLoginOff {
+			return fmt.Errorf("option cert_login: needs client_certs=optional or required")
+		}
+		return nil
+	}
+	if opts.TLSMode == ftpd.TLSOff {
+		return fmt.Errorf("option client_certs: needs tls other than off")
+	}
+	ca := o["client_ca"]
+	if ca == "" {
+		return fmt.Errorf("option client_ca: client_certs=%s needs client_ca, a PEM file of the CA certificates client certificates must chain to", o["client_certs"])
+	}
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		return fmt.Errorf("option client_ca: %w", err)
+	}
+	opts.ClientCAs = x509.NewCertPool()
+	if !opts.ClientCAs.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("option client_ca: %s holds no PEM certificate", ca)
+	}
+	return nil
 }
 
 // unescapeNewlines turns the two characters \n into a line break, so

@@ -3,9 +3,15 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -392,4 +398,82 @@ func TestFTPProxyProtocol(t *testing.T) {
 	WaitFor(t, "the login from the header's address in the log", func() bool {
 		return strings.Contains(s.Output(), "remote=198.51.100.23:41234")
 	})
+}
+
+// ftpWriteClientPKI writes ca.pem and a client certificate for cn
+// (cn.pem, cn.key) signed by it into dir.
+func ftpWriteClientPKI(t *testing.T, dir string, cns ...string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e client CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	write := func(name, typ string, der []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", caDER)
+	for i, cn := range cns {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kder, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(cn+".pem", "CERTIFICATE", der)
+		write(cn+".key", "PRIVATE KEY", kder)
+	}
+}
+
+// TestFTPClientCertCurl: curl logs in with its certificate alone
+// (cert_login=cert), and with certificate plus password
+// (cert_login=cert+password); without a certificate it gets nowhere.
+func TestFTPClientCertCurl(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	pki := t.TempDir()
+	ftpWriteClientPKI(t, pki, "alice")
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("certonly", "ftp", "--tls", "required", "--option", "client_certs=required",
+		"--option", "client_ca="+filepath.Join(pki, "ca.pem"), "--option", "cert_login=cert")
+	s.AddService("certpw", "ftp", "--tls", "required", "--option", "client_certs=required",
+		"--option", "client_ca="+filepath.Join(pki, "ca.pem"), "--option", "cert_login=cert+password")
+	s.Start()
+	local := t.TempDir()
+	data := ftpRandomFile(t, local, "c.bin", 123456)
+	cert := []string{"-sS", "--ssl-reqd", "-k", "--cert", filepath.Join(pki, "alice.pem"), "--key", filepath.Join(pki, "alice.key")}
+
+	ftpMustRun(t, "curl", append(cert, "--user", "alice:", "-T", filepath.Join(local, "c.bin"), "ftp://"+s.Addr("certonly")+"/c.bin")...)
+	ftpMustEqualFile(t, s.Home("alice", "c.bin"), data)
+	ftpMustRun(t, "curl", append(cert, "--user", "alice:", "-o", filepath.Join(local, "d.bin"), "ftp://"+s.Addr("certonly")+"/c.bin")...)
+	ftpMustEqualFile(t, filepath.Join(local, "d.bin"), data)
+	if out, err := run(t, "", "curl", "-sS", "--ssl-reqd", "-k", "--user", "alice:alice-pw", "ftp://"+s.Addr("certonly")+"/"); err == nil {
+		t.Fatalf("login without a certificate succeeded: %s", out)
+	}
+
+	if out, err := run(t, "", "curl", append(cert, "--user", "alice:wrong", "ftp://"+s.Addr("certpw")+"/")...); err == nil {
+		t.Fatalf("certificate with a wrong password succeeded: %s", out)
+	}
+	if out := ftpMustRun(t, "curl", append(cert, "--user", "alice:alice-pw", "ftp://"+s.Addr("certpw")+"/")...); !strings.Contains(out, "c.bin") {
+		t.Fatalf("LIST with certificate and password: %q", out)
+	}
 }

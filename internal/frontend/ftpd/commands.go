@@ -201,7 +201,8 @@ func (c *conn) oneOf(arg, want, ok, no string) {
 // tlsRequired reports whether the service demands TLS before login.
 func (c *conn) tlsRequired() bool {
 	m := c.srv.opts.TLSMode
-	return m == TLSRequired || m == TLSControlOnly || m == TLSImplicit
+	return m == TLSRequired || m == TLSControlOnly || m == TLSImplicit ||
+		c.srv.opts.ClientCerts == ClientCertRequired || c.srv.opts.CertLogin == CertLoginCertPassword
 }
 
 // dataTLSRequired reports whether data connections must be protected.
@@ -223,12 +224,31 @@ func (c *conn) cmdUser(arg string) {
 		c.reply(530, "This server requires encryption: use AUTH TLS before USER.")
 		return
 	}
+	switch c.srv.opts.CertLogin {
+	case CertLoginCert:
+		if c.certCN != "" && arg == c.certCN {
+			// The verified certificate names this user: no password.
+			c.login(arg, core.LoginRequest{ClientCertCN: c.certCN}, 232, "authorized by certificate")
+			c.certLogin = c.sess != nil
+			return
+		}
+	case CertLoginCertPassword:
+		if c.certCN == "" {
+			c.reply(530, "This server requires a client certificate to log in.")
+			return
+		}
+	}
 	c.user = arg
 	c.reply(331, "Password required for "+arg+".")
 }
 
 func (c *conn) cmdPass(arg string) {
 	if c.sess != nil {
+		if c.certLogin {
+			// Clients that pipeline USER and PASS send PASS anyway.
+			c.reply(230, "Already logged in by certificate.")
+			return
+		}
 		c.reply(503, "Already logged in.")
 		return
 	}
@@ -236,19 +256,39 @@ func (c *conn) cmdPass(arg string) {
 		c.reply(503, "Login with USER first.")
 		return
 	}
-	proto := ferry.FTP
-	if c.tlsCtl != nil {
-		proto = ferry.FTPS
-	}
 	user := c.user
 	c.user = ""
 	if strings.EqualFold(user, "anonymous") {
 		user = "anonymous" // clients send it in any case (RFC 1635)
 	}
-	sess, err := c.srv.eng.Login(c.ctx, core.LoginRequest{
-		Protocol: proto, User: user, Password: arg, Remote: c.remote, Local: c.dialled,
-		TLS: c.tlsCtl != nil, Service: c.srv.opts.Service, Disconnect: c.closeAll,
-	})
+	c.login(user, core.LoginRequest{Password: arg}, 230, "logged in")
+}
+
+// login asks core for a session with the credentials in req (password or
+// certificate; with cert_login=cert+password both, in two steps) and
+// replies code on success, a uniform 530 after a delay on failure.
+func (c *conn) login(user string, req core.LoginRequest, code int, how string) {
+	req.Protocol = ferry.FTP
+	if c.tlsCtl != nil {
+		req.Protocol = ferry.FTPS
+	}
+	req.User, req.Remote, req.Local = user, c.remote, c.dialled
+	req.TLS, req.Service, req.Disconnect = c.tlsCtl != nil, c.srv.opts.Service, c.closeAll
+	var sess *core.Session
+	var err error
+	if c.srv.opts.CertLogin == CertLoginCertPassword && req.Password != "" {
+		first := req
+		first.Password, first.ClientCertCN = "", c.certCN
+		var g *core.Grant
+		if g, err = c.srv.eng.Authenticate(c.ctx, first); err == nil {
+			req.Prior = g
+			if g, err = c.srv.eng.Authenticate(c.ctx, req); err == nil {
+				sess, err = c.srv.eng.Open(c.ctx, g, req)
+			}
+		}
+	} else {
+		sess, err = c.srv.eng.Login(c.ctx, req)
+	}
 	if err != nil {
 		if !errors.Is(err, ferry.ErrAuth) {
 			c.log.Warn("login error", "user", user, "err", err)
@@ -268,7 +308,7 @@ func (c *conn) cmdPass(arg string) {
 	}
 	c.sess, c.cwd = sess, "/"
 	c.log = sess.Logger().With("service", c.srv.opts.Service)
-	c.reply(230, c.loginLines("User "+user+" logged in.")...)
+	c.reply(code, c.loginLines("User "+user+" "+how+".")...)
 }
 
 // loginLines is the 230 text: the login message, then last.
@@ -287,6 +327,7 @@ func (c *conn) cmdRein() {
 		c.sess = nil
 	}
 	c.user, c.cwd, c.ascii, c.rest, c.rnfr, c.portSet, c.epsvAll = "", "/", false, 0, "", false, false
+	c.certLogin = false
 	c.start = time.Now()
 	c.reply(220, "Service ready for new user.")
 }

@@ -43,20 +43,23 @@ type conn struct {
 
 	// Protocol state, touched only by the control goroutine (and by the
 	// transfer goroutine while it owns a transfer).
-	user     string
-	sess     *core.Session
-	cwd      string
-	ascii    bool
-	rest     int64
-	rnfr     string
-	pbsz     bool
-	protP    bool
-	epsvAll  bool
-	facts    ftpwire.Facts
-	hashAlgo string
-	pasv     net.Listener
-	port     netip.AddrPort // active mode target; valid when portSet
-	portSet  bool
+	user   string
+	certCN string // the verified client certificate's common name
+	sess   *core.Session
+	// certLogin: the session was opened by certificate alone (USER, 232).
+	certLogin bool
+	cwd       string
+	ascii     bool
+	rest      int64
+	rnfr      string
+	pbsz      bool
+	protP     bool
+	epsvAll   bool
+	facts     ftpwire.Facts
+	hashAlgo  string
+	pasv      net.Listener
+	port      netip.AddrPort // active mode target; valid when portSet
+	portSet   bool
 
 	// The running transfer, guarded by xmu.
 	xmu  sync.Mutex
@@ -178,6 +181,12 @@ func oobInline(tc *net.TCPConn) {
 
 func (c *conn) setTLS(tc *tls.Conn) {
 	c.tlsCtl, c.ctl = tc, tc
+	// The client certificate, when verified against the CAs, may log in.
+	c.certCN = ""
+	if cs := tc.ConnectionState(); len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
+		c.certCN = cs.PeerCertificates[0].Subject.CommonName
+		c.log.Info("client certificate verified", "cn", c.certCN, "serial", cs.PeerCertificates[0].SerialNumber.String())
+	}
 	c.wmu.Lock()
 	c.w = bufio.NewWriterSize(tc, 4096)
 	c.wmu.Unlock()

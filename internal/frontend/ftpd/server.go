@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,26 @@ func ParseTLSMode(s string) (TLSMode, error) {
 	}
 	return 0, fmt.Errorf("tls %q: accepted values are off, explicit, required, implicit, control-only", s)
 }
+
+// ClientCertMode is whether TLS clients present certificates.
+type ClientCertMode int
+
+// Client certificate modes.
+const (
+	ClientCertOff      ClientCertMode = iota // not asked for
+	ClientCertOptional                       // asked for; verified against ClientCAs when given
+	ClientCertRequired                       // a verified certificate is needed for the TLS handshake, and TLS for login
+)
+
+// CertLoginMode is whether a verified client certificate logs in.
+type CertLoginMode int
+
+// Certificate login modes.
+const (
+	CertLoginOff          CertLoginMode = iota // passwords only
+	CertLoginCert                              // USER <the certificate's CN> logs in without a password (232)
+	CertLoginCertPassword                      // USER must be the certificate's CN, and the password is checked
+)
 
 // Options configure a Server. Zero values are safe defaults.
 type Options struct {
@@ -107,6 +128,12 @@ type Options struct {
 	// FailDelay is how long a failed login waits before its 530 (default
 	// 500 ms).
 	FailDelay time.Duration
+	// ClientCerts asks TLS clients for certificates, verified against
+	// ClientCAs (required unless off); CertLogin lets the certificate's
+	// common name log in (core method tls-cert).
+	ClientCerts ClientCertMode
+	ClientCAs   *x509.CertPool
+	CertLogin   CertLoginMode
 	// ProxyProtocol expects a PROXY protocol v1 or v2 header on every
 	// control connection; only ProxyTrusted senders (required, non-empty)
 	// are served. The header's source is the client address for core,
@@ -146,6 +173,22 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TLSMode != TLSOff && opts.TLS == nil {
 		return nil, errors.New("ftpd: a TLS mode other than off needs Options.TLS")
+	}
+	if opts.ClientCerts != ClientCertOff || opts.CertLogin != CertLoginOff {
+		switch {
+		case opts.TLSMode == TLSOff:
+			return nil, errors.New("ftpd: client certificates need TLS")
+		case opts.ClientCerts == ClientCertOff:
+			return nil, errors.New("ftpd: certificate login needs client certificates (optional or required)")
+		case opts.ClientCAs == nil:
+			return nil, errors.New("ftpd: client certificates need Options.ClientCAs")
+		}
+		opts.TLS = opts.TLS.Clone()
+		opts.TLS.ClientCAs = opts.ClientCAs
+		opts.TLS.ClientAuth = tls.VerifyClientCertIfGiven
+		if opts.ClientCerts == ClientCertRequired {
+			opts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+		}
 	}
 	if opts.ProxyProtocol && len(opts.ProxyTrusted) == 0 {
 		return nil, errors.New("ftpd: PROXY protocol needs the trusted senders (Options.ProxyTrusted)")
