@@ -48,7 +48,7 @@ func (s *Session) stat(ctx context.Context, p string, statFn func(context.Contex
 	if errors.Is(err, fs.ErrNotExist) && s.view().user.UploadMode == ferry.UploadAtomicResumable {
 		// The uploading user sees its own partial, so it can resume.
 		if pfi, perr := s.fs.Stat(ctx, partialName(s.user.Name, name)); perr == nil {
-			return named(pfi, vp), nil
+			return partialInfo{named(pfi, vp)}, nil
 		}
 	}
 	if err != nil {

@@ -219,6 +219,19 @@ func named(fi fs.FileInfo, vp string) fs.FileInfo {
 	return fileInfo{FileInfo: fi, name: vpath.Base(vp)}
 }
 
+// partialInfo is what Stat shows an atomic-resumable user in place of a
+// missing file: its own upload partial.
+type partialInfo struct{ fs.FileInfo }
+
+// IsPartial reports whether fi, from Stat or Lstat, is the session user's
+// own upload partial (upload mode atomic-resumable) rather than a file under
+// its name. Resume it with WriteOptions{Offset: fi.Size()}; writing "in
+// place" would create the final name instead.
+func IsPartial(fi fs.FileInfo) bool {
+	_, ok := fi.(partialInfo)
+	return ok
+}
+
 // mapErr classifies storage errors the front ends need to tell apart.
 func mapErr(err error) error {
 	if err == nil {

@@ -163,6 +163,9 @@ func (s *sftpServer) open(id uint32, d *decoder) {
 // openFile maps SFTP's open flags to core: read-only opens are downloads;
 // a write open that truncates or creates a missing file is an atomic
 // upload; a write open of an existing file without TRUNC writes in place.
+// A write open without TRUNC of the user's own partial (upload mode
+// atomic-resumable shows it in place of the missing file) resumes it, so
+// OpenSSH's reput continues the atomic upload.
 func (s *sftpServer) openFile(p string, pflags uint32, a attrs) (*handle, error) {
 	h := &handle{path: p, flags: pflags}
 	if pflags&fxfWrite == 0 {
@@ -173,12 +176,15 @@ func (s *sftpServer) openFile(p string, pflags uint32, a attrs) (*handle, error)
 		h.dl = dl
 		return h, nil
 	}
-	exists := false
+	exists, partial := false, int64(-1)
 	if fi, err := s.sess.Stat(s.ctx, p); err == nil {
 		if fi.IsDir() {
 			return nil, fmt.Errorf("open %q: %w", p, ferry.ErrIsDir)
 		}
 		exists = true
+		if core.IsPartial(fi) {
+			partial = fi.Size()
+		}
 	}
 	if exists && pflags&fxfExcl != 0 && pflags&fxfCreat != 0 {
 		return nil, fmt.Errorf("open %q: %w", p, ferry.ErrExists)
@@ -188,6 +194,8 @@ func (s *sftpServer) openFile(p string, pflags uint32, a attrs) (*handle, error)
 	}
 	var o core.WriteOptions
 	switch {
+	case partial >= 0 && pflags&fxfTrunc == 0:
+		o.Offset = partial // APPEND included: the partial's end is the file's
 	case pflags&fxfAppend != 0:
 		o.Append = true
 	case exists && pflags&fxfTrunc == 0:
@@ -198,7 +206,8 @@ func (s *sftpServer) openFile(p string, pflags uint32, a attrs) (*handle, error)
 		return nil, err
 	}
 	h.up = up
-	if a.flags&attrPermissions != 0 && !exists && s.sess.Can(ferry.PermChmod, p) {
+	h.written = o.Offset
+	if a.flags&attrPermissions != 0 && (!exists || partial >= 0) && s.sess.Can(ferry.PermChmod, p) {
 		m := fs.FileMode(a.perm & 0o777)
 		h.setMode = &m
 	}
