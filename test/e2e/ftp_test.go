@@ -477,3 +477,129 @@ func TestFTPClientCertCurl(t *testing.T) {
 		t.Fatalf("LIST with certificate and password: %q", out)
 	}
 }
+
+// TestFTPNcftp: ncftpput (a file, a tree with -R), ncftpls and ncftpget
+// (a file, a tree with -R) against ferry serve.
+func TestFTPNcftp(t *testing.T) {
+	requireTool(t, "ncftpput", "ncftpget", "ncftpls")
+	t.Parallel()
+	s, addr := ftpServer(t, "--tls", "explicit")
+	host, port, _ := net.SplitHostPort(addr)
+	login := []string{"-u", "alice", "-p", "alice-pw", "-P", port, "-t", "30"}
+	src := t.TempDir()
+	one := ftpRandomFile(t, src, "one.bin", 1<<20+3)
+	tree := filepath.Join(src, "tree")
+	files := map[string][]byte{}
+	for _, n := range []string{"a.txt", "sub/b.bin", "sub/deeper/c.bin"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, n)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files[n] = ftpRandomFile(t, tree, n, 40000+len(n))
+	}
+
+	ftpMustRun(t, "ncftpput", append(login, "-m", host, "/up", filepath.Join(src, "one.bin"))...)
+	ftpMustEqualFile(t, s.Home("alice", "up", "one.bin"), one)
+	ftpMustRun(t, "ncftpput", append(login, "-R", host, "/up", tree)...)
+	for n, b := range files {
+		ftpMustEqualFile(t, s.Home("alice", "up", "tree", n), b)
+	}
+	out := ftpMustRun(t, "ncftpls", append(login, "-l", "ftp://"+host+"/up/")...)
+	if !strings.Contains(out, "one.bin") || !strings.Contains(out, "tree") {
+		t.Fatalf("ncftpls -l: %q", out)
+	}
+	if out := ftpMustRun(t, "ncftpls", append(login, "-1", "ftp://"+host+"/up/tree/sub/")...); !strings.Contains(out, "b.bin") {
+		t.Fatalf("ncftpls -1: %q", out)
+	}
+
+	dst := t.TempDir()
+	ftpMustRun(t, "ncftpget", append(login, host, dst, "/up/one.bin")...)
+	ftpMustEqualFile(t, filepath.Join(dst, "one.bin"), one)
+	ftpMustRun(t, "ncftpget", append(login, "-R", host, dst, "/up/tree")...)
+	for n, b := range files {
+		ftpMustEqualFile(t, filepath.Join(dst, "tree", n), b)
+	}
+	// A wrong password fails.
+	if out, err := run(t, "", "ncftpls", "-u", "alice", "-p", "wrong", "-P", port, "-t", "30", "ftp://"+host+"/"); err == nil {
+		t.Fatalf("ncftpls with a wrong password: %s", out)
+	}
+}
+
+// TestFTPRclone: rclone's ftp backend (plain and explicit FTPS) copies a
+// tree up, syncs it back down, checks both sides and lists with lsjson.
+// rclone shares one TLS session cache among all its connections, so a
+// data connection may resume the session of a control connection that
+// has not logged in yet: its FTPS service needs session_reuse=off.
+func TestFTPRclone(t *testing.T) {
+	requireTool(t, "rclone")
+	t.Parallel()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("ftp", "ftp", "--tls", "explicit")
+	s.AddService("ftps", "ftp", "--tls", "required", "--option", "session_reuse=off")
+	s.Start()
+	obscured := strings.TrimSpace(ftpMustRun(t, "rclone", "obscure", "alice-pw"))
+	src := t.TempDir()
+	files := map[string][]byte{}
+	for _, n := range []string{"a.txt", "b c.bin", "sub/d.bin", "sub/deeper/e.bin"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, n)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files[n] = ftpRandomFile(t, src, n, 30000+len(n)*1000)
+	}
+	for _, mode := range []struct{ name, service, opts string }{
+		{"plain", "ftp", ""},
+		{"ftps", "ftps", ",explicit_tls=true,no_check_certificate=true"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			host, port, _ := net.SplitHostPort(s.Addr(mode.service))
+			remote := ":ftp,host=" + host + ",port=" + port + ",user=alice,pass=" + obscured + mode.opts + ":r-" + mode.name
+			flags := []string{"--config", "/dev/null", "--low-level-retries", "1", "--retries", "1"}
+			rc := func(args ...string) string {
+				t.Helper()
+				return ftpMustRun(t, "rclone", append(args, flags...)...)
+			}
+			rc("copy", src, remote)
+			for n, b := range files {
+				ftpMustEqualFile(t, s.Home("alice", "r-"+mode.name, n), b)
+			}
+			rc("check", src, remote)
+			// A file removed locally disappears remotely with sync.
+			if err := os.Remove(filepath.Join(src, "a.txt")); err != nil {
+				t.Fatal(err)
+			}
+			defer os.WriteFile(filepath.Join(src, "a.txt"), files["a.txt"], 0o644)
+			rc("sync", src, remote)
+			if _, err := os.Stat(s.Home("alice", "r-"+mode.name, "a.txt")); err == nil {
+				t.Fatal("sync left a.txt on the server")
+			}
+			// Sync back down into an empty directory, then check.
+			back := t.TempDir()
+			rc("sync", remote, back)
+			for n, b := range files {
+				if n != "a.txt" {
+					ftpMustEqualFile(t, filepath.Join(back, n), b)
+				}
+			}
+			rc("check", remote, back)
+			var entries []struct {
+				Path  string
+				Size  int64
+				IsDir bool
+			}
+			if err := json.Unmarshal([]byte(rc("lsjson", "-R", remote)), &entries); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, e := range entries {
+				if !e.IsDir {
+					got[e.Path] = e.Size
+				}
+			}
+			for n, b := range files {
+				if n != "a.txt" && got[n] != int64(len(b)) {
+					t.Errorf("lsjson %s: size %d, want %d (all: %v)", n, got[n], len(b), got)
+				}
+			}
+		})
+	}
+}

@@ -175,3 +175,43 @@ func TestClientCertOptionsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionReuseAcrossConnections: a protected data connection may
+// resume the TLS session of another live control connection of the same
+// address and user (clients that share one session cache), not of
+// another user's.
+func TestSessionReuseAcrossConnections(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.Perm("/=*")), ferrytest.User("bob", "pw", ferrytest.Perm("/=*")))
+	addr := start(t, env, Options{TLSMode: TLSRequired})
+	aliceCache := clientTLS()
+	r1 := mustRaw(t, addr, aliceCache)
+	if err := r1.login("alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	list := func(r *raw, data *tls.Config) int {
+		t.Helper()
+		r.tls = data
+		dc, err := r.pasv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dc.Close()
+		r.send("LIST")
+		mustCode(t, r.read(), 150, "LIST")
+		_, _ = io.ReadAll(dc)
+		return r.read().Code
+	}
+	for _, tc := range []struct {
+		user string
+		want int
+	}{{"alice", 226}, {"bob", 522}} {
+		r := mustRaw(t, addr, clientTLS())
+		if err := r.login(tc.user, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(r, aliceCache); got != tc.want {
+			t.Errorf("%s's data connection resuming alice's other session: %d, want %d", tc.user, got, tc.want)
+		}
+	}
+}

@@ -307,6 +307,7 @@ func (c *conn) login(user string, req core.LoginRequest, code int, how string) {
 		return
 	}
 	c.sess, c.cwd = sess, "/"
+	c.srv.setMark(c, sess.User().Name)
 	c.log = sess.Logger().With("service", c.srv.opts.Service)
 	c.reply(code, c.loginLines("User "+user+" "+how+".")...)
 }
@@ -325,6 +326,7 @@ func (c *conn) cmdRein() {
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil
+		c.srv.setMark(c, "")
 	}
 	c.user, c.cwd, c.ascii, c.rest, c.rnfr, c.portSet, c.epsvAll = "", "/", false, 0, "", false, false
 	c.certLogin = false
@@ -336,6 +338,7 @@ func (c *conn) tlsConfig() *tls.Config {
 	cfg := c.srv.opts.TLS.Clone()
 	if c.ticket == nil {
 		c.ticket = []byte("ferry-ctl:" + newID())
+		c.srv.setMark(c, "")
 	}
 	mark := c.ticket
 	base := c.srv.ticket
@@ -375,6 +378,7 @@ func (c *conn) cmdAuth(arg string) {
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil
+		c.srv.setMark(c, "")
 	}
 	c.user = ""
 }

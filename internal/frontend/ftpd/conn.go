@@ -210,6 +210,7 @@ func (c *conn) endSession() {
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil
+		c.srv.setMark(c, "")
 	}
 }
 

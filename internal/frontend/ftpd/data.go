@@ -242,8 +242,9 @@ func (c *conn) openData(ctx context.Context, x *transfer) (*dataConn, int, error
 }
 
 // dataTLSConfig accepts, for resumption, only tickets issued to this
-// control connection, so a data connection proves it comes from the same
-// client (vsftpd's require_ssl_reuse).
+// control connection, or to another live one from the same address
+// logged in as the same user, so a data connection proves it comes from
+// the same client (vsftpd's require_ssl_reuse).
 func (c *conn) dataTLSConfig() *tls.Config {
 	cfg := c.tlsConfig()
 	base := c.srv.ticket
@@ -254,7 +255,7 @@ func (c *conn) dataTLSConfig() *tls.Config {
 			return nil, nil
 		}
 		for _, e := range ss.Extra {
-			if string(e) == string(mark) {
+			if string(e) == string(mark) || c.srv.sameClient(string(mark), string(e)) {
 				return ss, nil
 			}
 		}

@@ -164,6 +164,41 @@ type Server struct {
 	total int
 	perIP map[netip.Addr]int
 	conns map[*conn]struct{}
+	// marks maps the mark in the TLS tickets of each live control
+	// connection to its client address and logged-in user, so a data
+	// connection may resume a session of another control connection of
+	// the same client and user (clients such as rclone share one session
+	// cache among their connections).
+	marks map[string]markInfo
+}
+
+type markInfo struct {
+	ip   netip.Addr
+	user string
+}
+
+// setMark records c's ticket mark with the user now logged in ("" for
+// none); marks of released connections are dropped.
+func (s *Server) setMark(c *conn, user string) {
+	if c.ticket == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; ok {
+		s.marks[string(c.ticket)] = markInfo{ip: c.remote.Addr(), user: user}
+	}
+}
+
+// sameClient reports whether a ticket marked other may serve a data
+// connection of the control connection marked own: both live, from the
+// same address, logged in as the same user.
+func (s *Server) sameClient(own, other string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok1 := s.marks[own]
+	b, ok2 := s.marks[other]
+	return ok1 && ok2 && a.user != "" && a == b
 }
 
 // New returns a Server.
@@ -209,6 +244,7 @@ func New(opts Options) (*Server, error) {
 		log:   cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)).With("proto", "ftp", "service", opts.Service),
 		perIP: map[netip.Addr]int{},
 		conns: map[*conn]struct{}{},
+		marks: map[string]markInfo{},
 	}
 	if opts.TLS != nil {
 		s.ticket = opts.TLS.Clone()
@@ -281,6 +317,7 @@ func (s *Server) release(c *conn) {
 		return
 	}
 	delete(s.conns, c)
+	delete(s.marks, string(c.ticket))
 	s.total--
 	ip := c.remote.Addr()
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
