@@ -1,8 +1,14 @@
 package sshd
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"io"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -53,11 +59,22 @@ func checksum(sess *core.Session, ch ssh.Channel, algo, args string) uint32 {
 		paths = append(paths, w)
 	}
 	if len(paths) == 0 {
-		fmt.Fprintf(ch.Stderr(), "%ssum: a path is required (standard input is not read)\n", algo)
-		return 1
+		paths = []string{"-"}
 	}
 	var code uint32
 	for _, p := range paths {
+		if p == "-" {
+			// Standard input, like coreutils: rclone detects the command by
+			// hashing empty input. Nothing is stored.
+			h := stdinHash(algo)
+			if _, err := io.Copy(h, ch); err != nil {
+				fmt.Fprintf(ch.Stderr(), "%ssum: -: %v\n", algo, err)
+				code = 1
+				continue
+			}
+			fmt.Fprintf(ch, "%s  -\n", hex.EncodeToString(h.Sum(nil)))
+			continue
+		}
 		sum, err := sess.Hash(sess.Context(), p, algo, 0, -1)
 		if err != nil {
 			_, msg := status(err)
@@ -151,4 +168,16 @@ func shellWords(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+func stdinHash(algo string) hash.Hash {
+	switch algo {
+	case "md5":
+		return md5.New()
+	case "sha1":
+		return sha1.New()
+	case "sha256":
+		return sha256.New()
+	}
+	return sha512.New()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/pkg/sftp"
@@ -89,5 +90,34 @@ func TestSFTPUsersGroupsByID(t *testing.T) {
 	r.sendRaw(req(fxpExtended, 6, "users-groups-by-id@openssh.com", "abc", ""))
 	if code := r.status(6); code != fxBadMessage {
 		t.Errorf("ids not a multiple of 4 bytes: status %d", code)
+	}
+}
+
+// md5sum and friends without a path (or with "-") hash standard input, as
+// coreutils do: rclone detects the commands by hashing empty input.
+func TestExecChecksumStdin(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw"))
+	addr := startServer(t, env)
+	conn, err := dialSSH(t, addr, "alice", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, tt := range []struct{ cmd, in, want string }{
+		{"md5sum", "", "d41d8cd98f00b204e9800998ecf8427e  -\n"},
+		{"sha1sum", "", "da39a3ee5e6b4b0d3255bfef95601890afd80709  -\n"},
+		{"sha256sum -", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  -\n"},
+	} {
+		s, err := conn.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Stdin = strings.NewReader(tt.in)
+		out, err := s.Output(tt.cmd)
+		if err != nil || string(out) != tt.want {
+			t.Errorf("%s with %q on stdin: %q %v, want %q", tt.cmd, tt.in, out, err, tt.want)
+		}
+		s.Close()
 	}
 }
