@@ -91,6 +91,7 @@ func (c *conn) dispatch(cmd ftpwire.Command) bool {
 		return true
 	}
 	if !slices.Contains(commandNames(), cmd.Verb) {
+		c.preLoginGarbage()
 		c.reply(500, fmt.Sprintf("Unknown command %q.", cmd.Verb))
 		return true
 	}
@@ -252,6 +253,7 @@ func (c *conn) cmdPass(arg string) {
 		c.reply(503, "Already logged in.")
 		return
 	}
+	c.triedLogin = true
 	if c.user == "" {
 		c.reply(503, "Login with USER first.")
 		return

@@ -27,6 +27,9 @@ type conn struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 	start  time.Time
+	// triedLogin is set by PASS: a connection that ends without ever
+	// trying is scored by the defender (scanners, probes).
+	triedLogin bool
 
 	raw    net.Conn // the TCP connection
 	ctl    net.Conn // raw, or the TLS connection over it
@@ -116,6 +119,17 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	defer c.endSession()
 	c.reply(220, c.greeting()...)
 	c.loop()
+	if !c.triedLogin && c.sess == nil {
+		s.eng.Report(context.WithoutCancel(ctx), c.remote.Addr(), "no-auth")
+	}
+}
+
+// preLoginGarbage scores a malformed command before login with the
+// defender; after login a client's mistakes are its own business.
+func (c *conn) preLoginGarbage() {
+	if c.sess == nil {
+		c.srv.eng.Report(c.ctx, c.remote.Addr(), "protocol")
+	}
 }
 
 // maxBannerFile bounds what a banner file may put in the greeting.
@@ -234,9 +248,11 @@ func (c *conn) loop() {
 			var ne net.Error
 			switch {
 			case errors.Is(err, ftpwire.ErrLineTooLong):
+				c.preLoginGarbage()
 				c.reply(500, "Command line too long.")
 				continue
 			case errors.Is(err, ftpwire.ErrBadCommand):
+				c.preLoginGarbage()
 				c.reply(500, "Syntax error, command unrecognized.")
 				continue
 			case errors.As(err, &ne) && ne.Timeout():

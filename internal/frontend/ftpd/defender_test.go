@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,14 +16,25 @@ import (
 	"github.com/ferrymft/ferry/internal/ftpwire"
 )
 
-type memBans struct{ bans []ferry.Ban }
+type memBans struct {
+	mu   sync.Mutex
+	bans []ferry.Ban
+}
 
 func (m *memBans) AddBan(_ context.Context, b *ferry.Ban) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.bans = append(m.bans, *b)
 	return nil
 }
 
-func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) { return m.bans, nil }
+func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) { return m.list(), nil }
+
+func (m *memBans) list() []ferry.Ban {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]ferry.Ban(nil), m.bans...)
+}
 
 // dialFrom connects from a chosen loopback source address and reads the
 // greeting; it returns the reply code (0 when the server closed at once).
@@ -76,8 +88,8 @@ func TestDefenderBansOneAddress(t *testing.T) {
 	if err := r2.login("alice", "pw"); err != nil {
 		t.Fatalf("127.0.0.1 after 127.0.0.2 was banned: %v", err)
 	}
-	if len(bans.bans) != 1 || bans.bans[0].Network != "127.0.0.2/32" {
-		t.Errorf("stored bans = %+v", bans.bans)
+	if got := bans.list(); len(got) != 1 || got[0].Network != "127.0.0.2/32" {
+		t.Errorf("stored bans = %+v", got)
 	}
 }
 
@@ -118,5 +130,40 @@ func TestPreHookReasonReachesClient(t *testing.T) {
 	rep := r.cmd("STOR x.exe")
 	if rep.Code != 550 || !strings.Contains(rep.Text(), "Refused by policy: infected: EICAR") || strings.Contains(rep.Text(), "\n250") {
 		t.Fatalf("STOR refused by a pre-hook = %d %q", rep.Code, rep.Text())
+	}
+}
+
+// TestProbesAreScored: garbage before login and connections that leave
+// without trying to log in count toward a ban, as failed logins do.
+func TestProbesAreScored(t *testing.T) {
+	t.Parallel()
+	bans := &memBans{}
+	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
+		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: 3})
+	}, ferrytest.User("alice", "pw"))
+	addr := start(t, env, Options{TLSMode: TLSOff})
+	c, r, _ := dialFrom(t, "127.0.0.2", addr)
+	c.Write([]byte("GET / HTTP/1.1\r\n"))
+	if rep, _ := ftpwire.ReadReply(r); rep.Code != 500 {
+		t.Fatalf("garbage answered %d", rep.Code)
+	}
+	c.Close()
+	// One garbage line and its silent disconnect score 2; one more probe
+	// reaches the threshold of 3.
+	c2, _, code := dialFrom(t, "127.0.0.2", addr)
+	if code != 220 {
+		t.Fatalf("second connection greeted %d", code)
+	}
+	c2.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(bans.list()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the disconnect is scored when the server notices it
+	}
+	if got := bans.list(); len(got) != 1 || got[0].Network != "127.0.0.2/32" {
+		t.Fatalf("bans after probes = %+v", got)
+	}
+	r2 := mustRaw(t, addr, nil)
+	if err := r2.login("alice", "pw"); err != nil {
+		t.Fatalf("127.0.0.1 still works: %v", err)
 	}
 }
