@@ -17,7 +17,7 @@ type fakeHandler struct{ kicked []string }
 func (f *fakeHandler) Sessions() []core.SessionInfo {
 	return []core.SessionInfo{{ID: "abc", User: "alice", Protocol: "sftp", Start: time.Unix(1, 0)}}
 }
-func (f *fakeHandler) Kick(id string) bool     { f.kicked = append(f.kicked, id); return id == "abc" }
+func (f *fakeHandler) Kick(id string) bool      { f.kicked = append(f.kicked, id); return id == "abc" }
 func (f *fakeHandler) KickUser(name string) int { return len(name) }
 func (f *fakeHandler) Reload() error            { return errors.New("cert.pem: bad PEM") }
 func (f *fakeHandler) Status() Status           { return Status{Version: "v", Store: "sqlite"} }

@@ -89,17 +89,17 @@ func ParseMount(s string) (Mount, error) {
 
 // Folder is a directory defined once and mounted into many users' trees.
 type Folder struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Path        string    `json:"path"` // absolute directory on the server
-	Description string    `json:"description,omitempty"`
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	Path        string `json:"path"` // absolute directory on the server
+	Description string `json:"description,omitempty"`
 	// QuotaBytes and QuotaFiles limit what the folder holds, whoever
 	// writes it (0: unlimited).
-	QuotaBytes int64 `json:"quota_bytes,omitempty"`
-	QuotaFiles int64 `json:"quota_files,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	Version     int64     `json:"version"`
+	QuotaBytes int64     `json:"quota_bytes,omitempty"`
+	QuotaFiles int64     `json:"quota_files,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	Version    int64     `json:"version"`
 }
 
 // Validate checks a folder record.
