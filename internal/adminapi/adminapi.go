@@ -112,6 +112,10 @@ type Options struct {
 	// without them those answer 404).
 	Rules  Rules
 	Outbox Outbox
+	// Locations and Transfers serve /api/v1/locations and
+	// /api/v1/transfers (optional: without them those answer 404).
+	Locations Locations
+	Transfers Transfers
 	// Metrics, when set, is served at GET /metrics (outside /api/v1):
 	// to a bearer token of any admin, or to anyone with MetricsPublic.
 	Metrics       http.Handler
@@ -178,6 +182,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Outbox == nil {
 		opts.Outbox = noEvents{}
+	}
+	if opts.Locations == nil {
+		opts.Locations = noTransfers{}
+	}
+	if opts.Transfers == nil {
+		opts.Transfers = noTransfers{}
 	}
 	if opts.Started.IsZero() {
 		opts.Started = opts.Now()

@@ -67,6 +67,11 @@ func (s *Server) routes() {
 	s.handle("GET", "/api/v1/outbox", accessRead, s.listOutbox)
 	s.handle("POST", "/api/v1/outbox/replay", accessFull, s.replayOutbox)
 
+	s.locations().register(s)
+	s.transfers().register(s)
+	s.handle("POST", "/api/v1/transfers/{name}/run", accessFull, s.runTransfer)
+	s.handle("GET", "/api/v1/transfers/{name}/history", accessRead, s.transferHistory)
+
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

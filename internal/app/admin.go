@@ -42,6 +42,7 @@ func (a *App) adminFactory() servicemgr.Factory {
 			Accounts: a.store, Services: adminServices{a}, Bans: a.store, Tokens: adminTokens{a.store},
 			Live: a.eng, Defender: a.eng, Events: events, Publisher: a.bus,
 			Rules: a.store, Outbox: adminOutbox{a.store}, Metrics: a.MetricsHandler(),
+			Locations: adminLocations{a}, Transfers: adminTransfers{a},
 			Logger: a.log.With(ferry.LogService, svc.Name), HomeRoot: a.cfg.Users.HomeRoot,
 			HomeFor: func(user, group string) string { return HomeFor(a.cfg, user, group) },
 			Version: Version, Node: a.cfg.Node, StoreKind: a.store.Kind(), Started: a.started,

@@ -3,13 +3,17 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/ferrymft/ferry/internal/adminapi"
+	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/remote"
 	"github.com/ferrymft/ferry/internal/secret"
+	"github.com/ferrymft/ferry/internal/store"
 	"github.com/ferrymft/ferry/internal/transfer"
 )
 
@@ -112,4 +116,110 @@ func serverOwner(dataDir string) string {
 	host, _ := os.Hostname()
 	abs, _ := filepath.Abs(dataDir)
 	return host + ":serve:" + abs
+}
+
+// adminLocations gives the admin API the stored locations, sealing the
+// secrets it receives with the data directory's key.
+type adminLocations struct{ a *App }
+
+func (l adminLocations) GetLocation(ctx context.Context, name string) (*ferry.Location, error) {
+	return l.a.store.GetLocation(ctx, name)
+}
+func (l adminLocations) ListLocations(ctx context.Context, o ferry.ListOptions) ([]*ferry.Location, error) {
+	return l.a.store.ListLocations(ctx, o)
+}
+func (l adminLocations) CreateLocation(ctx context.Context, v *ferry.Location) error {
+	return l.a.store.CreateLocation(ctx, v)
+}
+func (l adminLocations) UpdateLocation(ctx context.Context, v *ferry.Location) error {
+	return l.a.store.UpdateLocation(ctx, v)
+}
+func (l adminLocations) DeleteLocation(ctx context.Context, name string) error {
+	return l.a.store.DeleteLocation(ctx, name)
+}
+
+func (l adminLocations) SealSecret(location, field, plain string) (string, error) {
+	box, err := l.a.Secrets(true)
+	if err != nil {
+		return "", err
+	}
+	return box.Seal(plain, transfer.SecretAD(location, field)), nil
+}
+
+func (l adminLocations) CheckLocation(v *ferry.Location) error {
+	u, err := remote.Parse(v.URL)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ferry.ErrInvalid, err)
+	}
+	if u.HasPass {
+		return fmt.Errorf("%w: the url must not hold a password", ferry.ErrInvalid)
+	}
+	return nil
+}
+
+// adminTransfers gives the admin API the stored transfers and their
+// history, and starts runs in this process.
+type adminTransfers struct{ a *App }
+
+func (t adminTransfers) GetTransfer(ctx context.Context, name string) (*ferry.Transfer, error) {
+	return t.a.store.GetTransfer(ctx, name)
+}
+func (t adminTransfers) ListTransfers(ctx context.Context, o ferry.ListOptions) ([]*ferry.Transfer, error) {
+	return t.a.store.ListTransfers(ctx, o)
+}
+func (t adminTransfers) CreateTransfer(ctx context.Context, v *ferry.Transfer) error {
+	return t.a.store.CreateTransfer(ctx, v)
+}
+func (t adminTransfers) UpdateTransfer(ctx context.Context, v *ferry.Transfer) error {
+	return t.a.store.UpdateTransfer(ctx, v)
+}
+func (t adminTransfers) DeleteTransfer(ctx context.Context, name string) error {
+	return t.a.store.DeleteTransfer(ctx, name)
+}
+
+func (t adminTransfers) CheckTransfer(ctx context.Context, v *ferry.Transfer) error {
+	return CheckTransfer(ctx, t.a.store, v)
+}
+
+func (t adminTransfers) TransferHistory(ctx context.Context, q adminapi.HistoryQuery) ([]ferry.TransferRecord, error) {
+	return t.a.store.TransferHistory(ctx, store.HistoryFilter{Transfer: q.Transfer, Status: q.Status, Limit: q.Limit})
+}
+
+// RunTransfer starts a run with a runner of its own lease owner, so it
+// excludes the scheduler's runs (and other nodes') through the lease. The
+// run outlives the request; it ends with the process.
+func (t adminTransfers) RunTransfer(ctx context.Context, name string) error {
+	v, err := t.a.store.GetTransfer(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = t.a.NewTransferRunner().Start(context.WithoutCancel(ctx), v, func(res transfer.RunResult, err error) {
+		if err != nil {
+			t.a.log.Warn("transfer run (admin API)", "transfer", name, "err", err)
+			return
+		}
+		t.a.log.Info("transfer run (admin API)", "transfer", name, "files", len(res.Files), "failed", res.Failed())
+	})
+	if errors.Is(err, transfer.ErrBusy) {
+		return fmt.Errorf("%w: %w", adminapi.ErrBusy, err)
+	}
+	return err
+}
+
+// CheckTransfer checks a transfer definition against what the domain
+// cannot see: its cron syntax and the locations it names. Errors wrap
+// ferry.ErrInvalid.
+func CheckTransfer(ctx context.Context, locs transfer.LocationSource, v *ferry.Transfer) error {
+	if v.Cron != "" {
+		if _, err := transfer.ParseCron(v.Cron); err != nil {
+			return fmt.Errorf("%w: transfer %q: cron: %w", ferry.ErrInvalid, v.Name, err)
+		}
+	}
+	if err := transfer.CheckSpec(ctx, locs, "source", v.Source); err != nil {
+		return fmt.Errorf("transfer %q: %w", v.Name, err)
+	}
+	if err := transfer.CheckSpec(ctx, locs, "dest", v.Dest); err != nil {
+		return fmt.Errorf("transfer %q: %w", v.Name, err)
+	}
+	return nil
 }

@@ -150,3 +150,28 @@ func (r *Resolver) Dial(ctx context.Context, l remote.Location) (remote.FS, erro
 	}
 	return f, nil
 }
+
+// CheckSpec checks a transfer's source or destination before it is
+// stored: a location reference must name a stored location, and a URL
+// must parse and hold no password (it would be stored in clear). Errors
+// wrap ferry.ErrInvalid.
+func CheckSpec(ctx context.Context, locs LocationSource, field, spec string) error {
+	if spec == "" {
+		return fmt.Errorf("%w: %s is required", ferry.ErrInvalid, field)
+	}
+	if IsLocationRef(spec) {
+		name, _, _ := strings.Cut(strings.TrimPrefix(spec, LocationPrefix), "/")
+		if _, err := locs.GetLocation(ctx, name); err != nil {
+			return fmt.Errorf("%w: %s: %s: %w", ferry.ErrInvalid, field, spec, err)
+		}
+		return nil
+	}
+	l, err := remote.Parse(spec)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ferry.ErrInvalid, field, err)
+	}
+	if l.HasPass {
+		return fmt.Errorf("%w: %s: a URL with a password would be stored in clear; add a location and use location:NAME/path", ferry.ErrInvalid, field)
+	}
+	return nil
+}

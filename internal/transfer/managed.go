@@ -103,14 +103,42 @@ type candidate struct {
 // anywhere, and with an error when the source cannot be listed; per-file
 // failures are in the result (and the history).
 func (r *Runner) Run(ctx context.Context, t *ferry.Transfer) (RunResult, error) {
-	var res RunResult
+	if err := r.acquire(ctx, t); err != nil {
+		return RunResult{}, err
+	}
+	return r.run(ctx, t)
+}
+
+// Start takes t's lease and runs it in the background until it ends or
+// ctx does; done, when set, gets the outcome. It fails at once with
+// ErrBusy when t is already running anywhere.
+func (r *Runner) Start(ctx context.Context, t *ferry.Transfer, done func(RunResult, error)) error {
+	if err := r.acquire(ctx, t); err != nil {
+		return err
+	}
+	go func() {
+		res, err := r.run(ctx, t)
+		if done != nil {
+			done(res, err)
+		}
+	}()
+	return nil
+}
+
+func (r *Runner) acquire(ctx context.Context, t *ferry.Transfer) error {
 	ok, err := r.o.Store.AcquireTransfer(ctx, t.Name, r.o.Owner, r.o.Now().Add(r.o.Lease))
 	if err != nil {
-		return res, err
+		return err
 	}
 	if !ok {
-		return res, fmt.Errorf("transfer %q: %w", t.Name, ErrBusy)
+		return fmt.Errorf("transfer %q: %w", t.Name, ErrBusy)
 	}
+	return nil
+}
+
+// run runs t, whose lease is held, and releases the lease.
+func (r *Runner) run(ctx context.Context, t *ferry.Transfer) (RunResult, error) {
+	var res RunResult
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()
