@@ -105,7 +105,9 @@ func TestRcloneSFTP(t *testing.T) {
 		return out
 	}
 	obscured := strings.TrimSpace(rclone("obscure", "pw-alice"))
-	rclone("config", "create", "ferry", "sftp", "host", host, "port", port, "user", "alice", "pass", obscured)
+	// key=value pairs: an obscured password may start with '-', which
+	// rclone would otherwise read as a flag.
+	rclone("config", "create", "ferry", "sftp", "host="+host, "port="+port, "user=alice", "pass="+obscured)
 
 	rclone("copy", src, "ferry:dst")
 	for name, data := range files {
