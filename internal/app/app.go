@@ -70,6 +70,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 		CacheTTL:   cfg.Users.PasswordCacheTTL.D(),
 		Usage:      usageStore{st},
 		Gate:       a.ev.hooks,
+		Tokens:     st,
 	}
 	opts.UploadChecksum = cfg.Uploads.Checksum
 	if err := a.applyPolicyConfig(&opts); err != nil {

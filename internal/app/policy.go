@@ -31,6 +31,9 @@ func (a *App) applyPolicyConfig(o *core.Options) error {
 	o.HomeDirs = c.Users.HomeDirs
 	o.BandwidthUp, o.BandwidthDown = c.Limits.BandwidthUp, c.Limits.BandwidthDown
 	o.LoginsPerMinute = c.Limits.LoginsPerMinute
+	if o.PasswordPolicy, err = PasswordPolicy(c); err != nil {
+		return err
+	}
 	if !*c.Defender.Enabled {
 		return nil
 	}

@@ -165,7 +165,7 @@ func readKeyFile(file string) ([]string, error) {
 
 func newUserCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Manage user accounts (in the store; works with the server up or down)"}
-	c.AddCommand(newUserAdd(e), newUserList(e), newUserShow(e), newUserSet(e), newUserPasswd(e), newUserDel(e), newUserRescan(e))
+	c.AddCommand(newUserAdd(e), newUserList(e), newUserShow(e), newUserSet(e), newUserPasswd(e), newUserDel(e), newUserRescan(e), newUserTokenCmd(e))
 	return c
 }
 

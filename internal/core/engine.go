@@ -88,6 +88,11 @@ type Options struct {
 	BandwidthUp, BandwidthDown int64
 	// LoginsPerMinute limits login attempts per source address.
 	LoginsPerMinute int
+	// Tokens resolves user API tokens (LoginRequest.Token) and keeps them
+	// for Session.CreateToken; without it token logins fail.
+	Tokens TokenSource
+	// PasswordPolicy applies to Session.ChangePassword.
+	PasswordPolicy auth.PasswordPolicy
 }
 
 // Engine authenticates users and opens sessions.
@@ -168,6 +173,10 @@ type LoginRequest struct {
 	Local        netip.AddrPort
 	TLS          bool
 	Service      string // the service definition's name
+	// Token is a user API token's secret (method ferry.MethodToken): it
+	// names its user, so User may be empty; when set it must match. It
+	// stands alone, like ClientCertCN.
+	Token string
 	// Disconnect is called when the session is kicked or the engine shuts
 	// down; the front end closes the connection.
 	Disconnect func()
@@ -260,11 +269,26 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 	if !req.Probe && !e.loginAllowed(req.Remote.Addr().Unmap()) {
 		return nil, "login rate exceeded for this address", fail
 	}
+	var tok *ferry.UserToken
+	if req.Token != "" {
+		if req.Password != "" || len(req.PublicKey) > 0 || req.ClientCertCN != "" {
+			return nil, "token combined with other credentials in one step", fail
+		}
+		var reason string
+		if tok, reason = e.lookupToken(ctx, req.Token); tok == nil {
+			return nil, reason, fail
+		}
+		if req.User != "" && req.User != tok.User {
+			return nil, fmt.Sprintf("token %q is for user %q", tok.Name, tok.User), fail
+		}
+		req.User = tok.User
+		fail = fmt.Errorf("core: user %q: %w", req.User, ferry.ErrAuth)
+	}
 	u, err := e.users.GetUser(ctx, req.User)
 	if req.ClientCertCN != "" && (req.Password != "" || len(req.PublicKey) > 0) {
 		return nil, "client certificate combined with other credentials in one step", fail
 	}
-	if err == nil && req.Password == "" && len(req.PublicKey) == 0 && req.ClientCertCN == "" && !ferry.Bool(u.Policy.Anonymous) {
+	if err == nil && req.Password == "" && len(req.PublicKey) == 0 && req.ClientCertCN == "" && tok == nil && !ferry.Bool(u.Policy.Anonymous) {
 		return nil, "no credentials", fail
 	}
 	if err != nil {
@@ -277,7 +301,9 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 		return nil, "user lookup: " + err.Error(), fail
 	}
 	method := "password"
-	if req.ClientCertCN != "" {
+	if tok != nil {
+		method = ferry.MethodToken
+	} else if req.ClientCertCN != "" {
 		method = ferry.MethodTLSCert
 		if req.ClientCertCN != u.Name {
 			return nil, fmt.Sprintf("client certificate is for %q", req.ClientCertCN), fail
@@ -304,6 +330,9 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 	}
 	if err := e.restrict(v, req, method); err != nil {
 		return nil, err.Error(), fail
+	}
+	if tok != nil {
+		e.touchToken(ctx, tok)
 	}
 	g := &Grant{user: u, view: v, method: method, done: []string{method}}
 	if req.Prior != nil {

@@ -25,6 +25,7 @@ const (
 	EventServiceStopped EventType = "service_stopped"
 	EventServiceFailed  EventType = "service_failed"
 	EventAdminChange    EventType = "admin_change"
+	EventPasswordChange EventType = "password_change" // a user changed their own password
 )
 
 // Event is one thing that happened, as published on the bus. Fields that do

@@ -124,6 +124,7 @@ const (
 	MethodPassword  = "password"
 	MethodPublicKey = "publickey"
 	MethodTLSCert   = "tls-cert"
+	MethodToken     = "token" // a user API token (HTTP Bearer)
 )
 
 // Dot-file handling.
@@ -235,9 +236,9 @@ func (p *Policy) Validate() error {
 	}
 	for _, m := range p.LoginMethods {
 		switch m {
-		case MethodPassword, MethodPublicKey, MethodTLSCert:
+		case MethodPassword, MethodPublicKey, MethodTLSCert, MethodToken:
 		default:
-			return fmt.Errorf("%w: login method %q: accepted values are password, publickey, tls-cert", ErrInvalid, m)
+			return fmt.Errorf("%w: login method %q: accepted values are password, publickey, tls-cert, token", ErrInvalid, m)
 		}
 	}
 	if Bool(p.RequireAllMethods) && len(p.LoginMethods) == 1 {

@@ -74,7 +74,7 @@ var EventTypes = []EventType{
 	EventLogin, EventLoginFailed, EventLogout, EventUpload, EventDownload, EventDelete, EventRename,
 	EventMkdir, EventRmdir, EventChmod, EventChtimes, EventSymlink, EventBan, EventUnban,
 	EventServiceStarted, EventServiceStopped, EventServiceFailed, EventAdminChange,
-	EventTransferStarted, EventTransferSucceeded, EventTransferFailed,
+	EventTransferStarted, EventTransferSucceeded, EventTransferFailed, EventPasswordChange,
 }
 
 // Validate checks a rule before it is stored; the error names the field.

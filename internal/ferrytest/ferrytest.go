@@ -96,6 +96,8 @@ type Env struct {
 	Gate *FuncGate
 	// Usage is the engine's quota usage store.
 	Usage *Usage
+	// Tokens holds users' API tokens (core.Options.Tokens).
+	Tokens *Tokens
 }
 
 // FuncGate is a core.Gate whose decision a test can change.
@@ -230,9 +232,10 @@ func NewEngineWith(t testing.TB, change func(*core.Options), users ...UserSpec) 
 	env.Gate = &FuncGate{}
 	bus.Subscribe(context.Background(), "recorder", 10000, env.Events.record)
 	env.Usage = &Usage{m: map[string][2]int64{}, scanned: map[string]bool{}}
+	env.Tokens = NewTokens()
 	opts := core.Options{
 		Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}), Events: bus, Gate: env.Gate,
-		Logger: Logger(t), CreateHome: true, Usage: env.Usage,
+		Logger: Logger(t), CreateHome: true, Usage: env.Usage, Tokens: env.Tokens,
 	}
 	if change != nil {
 		change(&opts)

@@ -246,3 +246,44 @@ func TestHTTPCadaver(t *testing.T) {
 	httpMustEqual(t, filepath.Join(home, "down.bin"), data)
 	httpMustEqual(t, s.Home("alice", "docs", "moved.bin"), data)
 }
+
+// TestHTTPUserTokenCLI: a token made by `ferry user token add` logs curl
+// in by Authorization: Bearer on the API and WebDAV; `list` shows its last
+// use; after `del` it is refused.
+func TestHTTPUserTokenCLI(t *testing.T) {
+	requireTool(t, "curl")
+	t.Parallel()
+	s, base := httpServer(t, "--option", "auth_cache_ttl=0")
+	secret := strings.TrimSpace(s.MustFerry("user", "token", "add", "alice", "ci", "--expires", "30d"))
+	if !strings.HasPrefix(secret, "fyu_") {
+		t.Fatalf("token add printed %q", secret)
+	}
+	if r := s.Ferry("user", "token", "add", "alice", "ci"); r.Code == 0 {
+		t.Errorf("a second token named ci was accepted")
+	}
+	bearer := func(args ...string) string {
+		out, err := run(t, "", "curl", append([]string{"-sS", "-o", "/dev/null", "-w", "%{http_code}",
+			"-H", "Authorization: Bearer " + secret}, args...)...)
+		if err != nil {
+			t.Fatalf("curl %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	local := t.TempDir()
+	data := httpRandom(t, filepath.Join(local, "t.bin"), 64<<10)
+	if code := bearer("-T", filepath.Join(local, "t.bin"), base+"/api/v1/fs/t.bin"); code != "201" {
+		t.Fatalf("API PUT with token: %s", code)
+	}
+	httpMustEqual(t, s.Home("alice", "t.bin"), data)
+	if code := bearer("-X", "PROPFIND", "-H", "Depth: 1", base+"/dav/"); code != "207" {
+		t.Errorf("WebDAV PROPFIND with token: %s", code)
+	}
+	list := s.MustFerry("user", "token", "list", "alice")
+	if !regexp.MustCompile(`(?m)^ci\s+\S+\s+\S+\s+\d{4}-`).MatchString(list) {
+		t.Errorf("token list does not show ci as used:\n%s", list)
+	}
+	s.MustFerry("user", "token", "del", "alice", "ci")
+	if code := bearer(base + "/api/v1/fs/"); code != "401" {
+		t.Errorf("revoked token: %s, want 401", code)
+	}
+}

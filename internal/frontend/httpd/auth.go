@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,8 @@ func addrs(r *http.Request) (remote, local netip.AddrPort) {
 	return remote, local
 }
 
-// basicAuth authenticates a request by HTTP Basic credentials through core
+// basicAuth authenticates a request by HTTP Basic credentials or a Bearer
+// user API token through core
 // (every failure reaches core's login policy and the defender) and runs h
 // with the session in the request context. face is "webdav" or "api".
 func (s *Server) basicAuth(h http.HandlerFunc, face string) http.Handler {
@@ -42,14 +44,14 @@ func (s *Server) basicAuth(h http.HandlerFunc, face string) http.Handler {
 		proto = ferry.WebDAV
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pw, ok := r.BasicAuth()
-		if !ok {
+		remote, local := addrs(r)
+		req := core.LoginRequest{Protocol: proto, Remote: remote, Local: local, TLS: r.TLS != nil, Service: s.opts.Service}
+		if tok, ok := bearerToken(r); ok {
+			req.Token = tok
+		} else if req.User, req.Password, ok = r.BasicAuth(); !ok {
 			s.unauthorized(w, r, face)
 			return
 		}
-		remote, local := addrs(r)
-		req := core.LoginRequest{Protocol: proto, User: user, Password: pw, Remote: remote, Local: local,
-			TLS: r.TLS != nil, Service: s.opts.Service}
 		sess, release, err := s.auth.acquire(r.Context(), req)
 		if err != nil {
 			s.unauthorized(w, r, face)
@@ -60,24 +62,37 @@ func (s *Server) basicAuth(h http.HandlerFunc, face string) http.Handler {
 	})
 }
 
+// bearerToken returns the credentials of an "Authorization: Bearer"
+// header (RFC 6750), a user API token.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, face string) {
 	// Drain a small body so the client sees the 401 rather than a reset.
 	w.Header().Set("WWW-Authenticate", `Basic realm="Ferry", charset="UTF-8"`)
 	if face == "api" {
+		// Basic stays first: clients that take the first challenge know it.
+		w.Header().Add("WWW-Authenticate", `Bearer realm="Ferry"`)
 		writeAPIError(w, http.StatusUnauthorized, "unauthorized", "authentication required")
 		return
 	}
 	http.Error(w, "401 Unauthorized: sign in with your Ferry user name and password", http.StatusUnauthorized)
 }
 
-// sessionCache reuses sessions opened by HTTP Basic credentials: HTTP
-// clients send credentials on every request, and one core session per
-// client keeps `ferry who` and the event log readable. An entry is keyed
-// by protocol, user, password and client IP, lives while requests use it
-// for at most ttl from the login (then the next request logs in again,
-// which core's verified-password cache keeps cheap); a failed login is
-// never cached, so each one reaches core. A kicked session leaves the
-// cache at once.
+// sessionCache reuses sessions opened by HTTP Basic credentials or a
+// Bearer token: HTTP clients send credentials on every request, and one
+// core session per client keeps `ferry who` and the event log readable.
+// An entry is keyed by protocol, user, password (or token) and client IP,
+// lives while requests use it for at most ttl from the login (then the
+// next request logs in again, which core's verified-password cache keeps
+// cheap); a failed login is never cached, so each one reaches core. A
+// kicked session leaves the cache at once.
 type sessionCache struct {
 	eng *core.Engine
 	ttl time.Duration
@@ -101,7 +116,7 @@ func newSessionCache(eng *core.Engine, ttl time.Duration, now func() time.Time) 
 
 func credKey(req core.LoginRequest) [32]byte {
 	h := sha256.New()
-	for _, s := range []string{string(req.Protocol), req.User, req.Password, req.Remote.Addr().String()} {
+	for _, s := range []string{string(req.Protocol), req.User, req.Password, req.Token, req.Remote.Addr().String()} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

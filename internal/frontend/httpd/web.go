@@ -56,6 +56,7 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /rename", s.webAuthed(s.webRename))
 	mux.HandleFunc("GET /delete", s.webAuthed(s.webConfirm("delete")))
 	mux.HandleFunc("POST /delete", s.webAuthed(s.webDelete))
+	s.accountRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 Not Found", http.StatusNotFound)
 	})
@@ -73,6 +74,11 @@ type page struct {
 	// rename and delete pages
 	Target, TargetName, BackURL string
 	IsDir                       bool
+	// account pages: Nav marks the current one
+	Nav                 string
+	Tokens              []tokenRow
+	Expiries            []int
+	NewToken, TokenName string
 }
 
 type crumb struct {
@@ -211,6 +217,7 @@ func filesURL(p string) string {
 
 var okMessages = map[string]string{
 	"uploaded": "Upload complete.", "created": "Folder created.", "renamed": "Renamed.", "deleted": "Deleted.",
+	"revoked": "Token revoked.", "password": "Your password has been changed.",
 }
 
 // errMessages turns the error codes of httpError into sentences.
@@ -254,6 +261,7 @@ func (s *Server) webFiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.basePage(r, "Files")
+	p.Nav = "files"
 	if !vpath.IsRoot(dir) {
 		p.Title = vpath.Base(dir)
 		p.ParentURL = filesURL(vpath.Dir(dir))

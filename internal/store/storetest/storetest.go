@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Rules", testRules},
 		{"Outbox", testOutbox},
 		{"Tokens", testTokens},
+		{"UserTokens", testUserTokens},
 		{"Locations", func(t *testing.T, s *store.Store) { testRecords(t, s, locationOps(s)) }},
 		{"Transfers", func(t *testing.T, s *store.Store) { testRecords(t, s, transferOps(s)) }},
 		{"LocationSecrets", testLocationSecrets},
