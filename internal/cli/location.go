@@ -29,7 +29,7 @@ func (e *env) withApp(c *cobra.Command, fn func(a *app.App) error) error {
 
 func newLocationCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "location", Short: "Manage named remote locations (servers Ferry connects to; see docs/transfers.md)"}
-	c.AddCommand(newLocationAddCmd(e), newLocationListCmd(e), newLocationShowCmd(e), newLocationDelCmd(e), newLocationTestCmd(e))
+	c.AddCommand(newLocationAddCmd(e), newLocationSetCmd(e), newLocationListCmd(e), newLocationShowCmd(e), newLocationDelCmd(e), newLocationTestCmd(e))
 	return c
 }
 
@@ -239,4 +239,117 @@ func (e *env) locationArgs(c *cobra.Command, args []string, ro remote.Options) (
 		return remote.Dial(ctx, l, ro)
 	}
 	return locs, dial, func() { a.Close() }, nil
+}
+
+func newLocationSetCmd(e *env) *cobra.Command {
+	var (
+		pwStdin, noPassword, noIdentity, insecure, active bool
+		url, identity, hostKey, desc                      string
+	)
+	set := &cobra.Command{
+		Use:   "set NAME [flags]",
+		Short: "Change a location: rotate its password or key, or change its URL or settings (only the flags given change)",
+		Example: `  ferry location set bank --password-stdin < new-pw.txt
+  ferry location set partner --identity /etc/ferry/partner_ed25519.new --host-key SHA256:…`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			name := args[0]
+			fl := c.Flags()
+			if fl.NFlag() == 0 {
+				return usagef("location set: give at least one flag to change")
+			}
+			if (pwStdin && noPassword) || (identity != "" && noIdentity) {
+				return usagef("location set: --password-stdin with --no-password, or --identity with --no-identity, contradict each other")
+			}
+			var password, key string
+			if pwStdin {
+				line, err := bufio.NewReader(e.stdin).ReadString('\n')
+				password = strings.TrimRight(line, "\r\n")
+				if err != nil && line == "" || password == "" {
+					return usagef("--password-stdin: no password on stdin")
+				}
+			}
+			if identity != "" {
+				b, err := os.ReadFile(identity)
+				if err != nil {
+					return usagef("--identity: %v", err)
+				}
+				key = string(b)
+			}
+			return e.withApp(c, func(a *app.App) error {
+				loc, err := a.Store().GetLocation(c.Context(), name)
+				if err != nil {
+					return err
+				}
+				if fl.Changed("url") {
+					l, err := remote.Parse(url)
+					if err != nil {
+						return usagef("%v", err)
+					}
+					if l.HasPass {
+						return usagef("location set: the URL holds a password; give it with --password-stdin instead")
+					}
+					loc.URL = url
+				}
+				if fl.Changed("host-key") {
+					loc.HostKey = hostKey
+				}
+				if fl.Changed("insecure") {
+					loc.Insecure = insecure
+				}
+				if fl.Changed("ftp-active") {
+					loc.Active = active
+				}
+				if fl.Changed("description") {
+					loc.Description = desc
+				}
+				if noPassword {
+					loc.Password = ""
+				}
+				if noIdentity {
+					loc.PrivateKey = ""
+				}
+				if password != "" || key != "" {
+					box, err := a.Secrets(true)
+					if err != nil {
+						return err
+					}
+					if password != "" {
+						loc.Password = box.Seal(password, transfer.SecretAD(name, "password"))
+					}
+					if key != "" {
+						loc.PrivateKey = box.Seal(key, transfer.SecretAD(name, "key"))
+					}
+				}
+				switch {
+				case loc.PrivateKey != "":
+					loc.Auth = ferry.AuthKey
+				case loc.Password != "":
+					loc.Auth = ferry.AuthPassword
+				default:
+					loc.Auth = ferry.AuthNone
+				}
+				if err := a.Store().UpdateLocation(c.Context(), loc); err != nil {
+					return err
+				}
+				what := "changed"
+				if password != "" || key != "" {
+					what = "changed, secret rotated"
+				}
+				fmt.Fprintf(e.stdout, "location %s %s (%s, auth %s)\n", loc.Name, what, loc.URL, loc.Auth)
+				return nil
+			})
+		},
+	}
+	f := set.Flags()
+	f.StringVar(&url, "url", "", "a new URL (no password)")
+	f.BoolVar(&pwStdin, "password-stdin", false, "a new password from the first line of stdin (stored sealed)")
+	f.BoolVar(&noPassword, "no-password", false, "remove the stored password")
+	f.StringVar(&identity, "identity", "", "a new SSH private key file (stored sealed)")
+	f.BoolVar(&noIdentity, "no-identity", false, "remove the stored SSH key")
+	f.StringVar(&hostKey, "host-key", "", "pin this SSH host key (SHA256:…); \"\" goes back to trust on first use")
+	f.BoolVar(&insecure, "insecure", false, "accept any TLS certificate and any SSH host key")
+	f.BoolVar(&active, "ftp-active", false, "FTP active mode")
+	f.StringVar(&desc, "description", "", "free text")
+	return set
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ferrymft/ferry/internal/app"
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -19,7 +20,7 @@ import (
 func newTransferCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "transfer", Short: "Manage transfers run by 'ferry serve' on a schedule or by watching a folder (docs/transfers.md)"}
 	c.AddCommand(newTransferAddCmd(e), newTransferListCmd(e), newTransferShowCmd(e), newTransferDelCmd(e),
-		newTransferRunCmd(e), newTransferHistoryCmd(e))
+		newTransferRunCmd(e), newTransferHistoryCmd(e), newTransferSetCmd(e), newTransferPauseCmd(e, true), newTransferPauseCmd(e, false))
 	return c
 }
 
@@ -71,6 +72,9 @@ func newTransferAddCmd(e *env) *cobra.Command {
 				if err := checkSpec(c, st, "--to", t.Dest); err != nil {
 					return err
 				}
+				if err := app.CheckTransfer(c.Context(), st, &t); err != nil {
+					return usagef("%v", err)
+				}
 				if err := st.CreateTransfer(c.Context(), &t); err != nil {
 					return err
 				}
@@ -79,22 +83,133 @@ func newTransferAddCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	f := add.Flags()
+	transferFlags(add, &t)
+	return add
+}
+
+// transferFlags are the definition flags of transfer add and set; each
+// entry of the returned map copies one flag's field from src to dst.
+func transferFlags(c *cobra.Command, t *ferry.Transfer) map[string]func(dst, src *ferry.Transfer) {
+	f := c.Flags()
 	f.StringVar(&t.Source, "from", "", "source folder (required)")
 	f.StringVar(&t.Dest, "to", "", "destination folder (required)")
 	f.DurationVar(&t.Every, "every", 0, "run at this interval (at least 1s), from when the server starts")
 	f.StringVar(&t.Cron, "cron", "", "run on this cron schedule (5 fields, server's local time)")
 	f.BoolVar(&t.Watch, "watch", false, "watch the source: look for new files every 2s")
 	f.StringVar(&t.Pattern, "pattern", "", "only files whose name matches this glob (*.csv)")
+	f.StringArrayVar(&t.Exclude, "exclude", nil, "never pick files or folders whose name or path under --from matches this glob (repeatable)")
 	f.BoolVarP(&t.Recursive, "recursive", "r", false, "include subfolders (their structure is kept)")
 	f.DurationVar(&t.MinAge, "min-age", 0, "skip files modified more recently than this (e.g. 30s)")
 	f.BoolVar(&t.DeleteSource, "delete-source", false, "delete each source file after its verified copy")
 	f.StringVar(&t.ArchiveTo, "archive-to", "", "move each copied source file into this folder on the source side (relative to --from unless absolute)")
+	f.StringVar(&t.FailedTo, "failed-to", "", "move a source file whose copy still fails after its retries into this folder on the source side")
+	f.StringVar(&t.OnConflict, "on-conflict", "overwrite", "when the destination file exists: overwrite, skip, rename (a timestamped name)")
+	f.IntVar(&t.Parallel, "parallel", 1, "files copied at once")
+	f.Var(&rateFlag{&t.RateLimit}, "rate-limit", "bandwidth cap of a run in bytes per second, with an optional K, M or G suffix")
 	f.StringVar(&t.Verify, "verify", "auto", "verification: auto, size, hash, none")
 	f.IntVar(&t.Retries, "retries", 3, "retries per file after a transient failure (with backoff, resuming)")
-	f.BoolVar(&t.Disabled, "disabled", false, "store it without scheduling it")
+	f.BoolVar(&t.Disabled, "disabled", false, "store it without scheduling it (paused)")
 	f.StringVar(&t.Description, "description", "", "free text")
-	return add
+	return map[string]func(dst, src *ferry.Transfer){
+		"from": func(d, s *ferry.Transfer) { d.Source = s.Source }, "to": func(d, s *ferry.Transfer) { d.Dest = s.Dest },
+		"every": func(d, s *ferry.Transfer) { d.Every = s.Every }, "cron": func(d, s *ferry.Transfer) { d.Cron = s.Cron },
+		"watch": func(d, s *ferry.Transfer) { d.Watch = s.Watch }, "pattern": func(d, s *ferry.Transfer) { d.Pattern = s.Pattern },
+		"exclude": func(d, s *ferry.Transfer) { d.Exclude = s.Exclude }, "recursive": func(d, s *ferry.Transfer) { d.Recursive = s.Recursive },
+		"min-age":       func(d, s *ferry.Transfer) { d.MinAge = s.MinAge },
+		"delete-source": func(d, s *ferry.Transfer) { d.DeleteSource = s.DeleteSource },
+		"archive-to":    func(d, s *ferry.Transfer) { d.ArchiveTo = s.ArchiveTo },
+		"failed-to":     func(d, s *ferry.Transfer) { d.FailedTo = s.FailedTo },
+		"on-conflict":   func(d, s *ferry.Transfer) { d.OnConflict = s.OnConflict },
+		"parallel":      func(d, s *ferry.Transfer) { d.Parallel = s.Parallel },
+		"rate-limit":    func(d, s *ferry.Transfer) { d.RateLimit = s.RateLimit },
+		"verify":        func(d, s *ferry.Transfer) { d.Verify = s.Verify },
+		"retries":       func(d, s *ferry.Transfer) { d.Retries = s.Retries },
+		"disabled":      func(d, s *ferry.Transfer) { d.Disabled = s.Disabled },
+		"description":   func(d, s *ferry.Transfer) { d.Description = s.Description },
+	}
+}
+
+func newTransferSetCmd(e *env) *cobra.Command {
+	var in ferry.Transfer
+	var copyFlag map[string]func(dst, src *ferry.Transfer)
+	set := &cobra.Command{
+		Use:   "set NAME [flags]",
+		Short: "Change a transfer: only the flags given change (a running server applies it within a second)",
+		Example: `  ferry transfer set bank-pull --on-conflict rename --parallel 4
+  ferry transfer set partner-push --every 0 --watch --exclude '*.tmp'`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return e.withStore(c, func(st *store.Store) error {
+				t, err := st.GetTransfer(c.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				changed := 0
+				c.Flags().Visit(func(f *pflag.Flag) {
+					if fn := copyFlag[f.Name]; fn != nil {
+						fn(t, &in)
+						changed++
+					}
+				})
+				if changed == 0 {
+					return usagef("transfer set: give at least one flag to change")
+				}
+				// A new trigger replaces the old one.
+				switch {
+				case c.Flags().Changed("every") && t.Every > 0:
+					t.Cron, t.Watch = "", false
+				case c.Flags().Changed("cron") && t.Cron != "":
+					t.Every, t.Watch = 0, false
+				case c.Flags().Changed("watch") && t.Watch:
+					t.Every, t.Cron = 0, ""
+				}
+				if c.Flags().Changed("delete-source") && t.DeleteSource {
+					t.ArchiveTo = ""
+				} else if c.Flags().Changed("archive-to") && t.ArchiveTo != "" {
+					t.DeleteSource = false
+				}
+				if err := app.CheckTransfer(c.Context(), st, t); err != nil {
+					return usagef("%v", err)
+				}
+				if err := st.UpdateTransfer(c.Context(), t); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "transfer %s changed (%s -> %s, %s)\n", t.Name, t.Source, t.Dest, trigger(t))
+				return nil
+			})
+		},
+	}
+	copyFlag = transferFlags(set, &in)
+	return set
+}
+
+// newTransferPauseCmd pauses (disabled) or resumes a transfer.
+func newTransferPauseCmd(e *env, pause bool) *cobra.Command {
+	use, short, verb := "pause NAME", "Stop scheduling a transfer and stop its run in progress (its partial file is resumed later)", "paused"
+	if !pause {
+		use, short, verb = "resume NAME", "Schedule a paused transfer again", "resumed"
+	}
+	return &cobra.Command{
+		Use: use, Short: short, Args: exactArgs(1, "NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return e.withStore(c, func(st *store.Store) error {
+				t, err := st.GetTransfer(c.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if t.Disabled == pause {
+					fmt.Fprintf(e.stdout, "transfer %s is already %s\n", t.Name, verb)
+					return nil
+				}
+				t.Disabled = pause
+				if err := st.UpdateTransfer(c.Context(), t); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "transfer %s %s (%s)\n", t.Name, verb, trigger(t))
+				return nil
+			})
+		},
+	}
 }
 
 func trigger(t *ferry.Transfer) string {
@@ -160,7 +275,10 @@ func newTransferShowCmd(e *env) *cobra.Command {
 				for _, kv := range [][2]string{
 					{"name", t.Name}, {"from", t.Source}, {"to", t.Dest}, {"pattern", cmpOr(t.Pattern, "*")},
 					{"recursive", fmt.Sprint(t.Recursive)}, {"trigger", trigger(t)}, {"min age", t.MinAge.String()},
-					{"after", after(t)}, {"verify", cmpOr(t.Verify, "auto")}, {"retries", fmt.Sprint(t.Retries)},
+					{"exclude", strings.Join(t.Exclude, " ")}, {"after", after(t)}, {"failed to", cmpOr(t.FailedTo, "-")},
+					{"on conflict", cmpOr(t.OnConflict, "overwrite")}, {"parallel", fmt.Sprint(max(t.Parallel, 1))},
+					{"rate limit", rateText(t.RateLimit)},
+					{"verify", cmpOr(t.Verify, "auto")}, {"retries", fmt.Sprint(t.Retries)},
 					{"description", t.Description},
 				} {
 					fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
@@ -283,4 +401,11 @@ func printHistory(e *env, h []ferry.TransferRecord) error {
 			r.Bytes, r.Duration.Round(time.Millisecond), r.Source, r.Dest, cmpOr(extra, "-"))
 	}
 	return tw.Flush()
+}
+
+func rateText(n int64) string {
+	if n <= 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d bytes/s", n)
 }

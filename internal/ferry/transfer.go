@@ -3,6 +3,7 @@ package ferry
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -96,6 +97,13 @@ func (l *Location) Validate() error {
 // Verify modes of a transfer (as `ferry copy --verify`).
 var VerifyModes = []string{"auto", "size", "hash", "none"}
 
+// Conflict modes of a transfer: what to do when the destination file
+// exists.
+var ConflictModes = []string{"overwrite", "skip", "rename"}
+
+// MaxParallel caps Transfer.Parallel.
+const MaxParallel = 64
+
 // Transfer is a stored definition of files to move, run by `ferry serve`
 // on a schedule (Every or Cron), by watching its source (Watch), or on
 // demand (`ferry transfer run`). Source and Dest are location specs:
@@ -106,8 +114,11 @@ type Transfer struct {
 	Source string `json:"source"` // a directory
 	Dest   string `json:"dest"`   // a directory
 	// Pattern selects files by base name (a path.Match glob; "" all).
-	Pattern   string `json:"pattern,omitempty"`
-	Recursive bool   `json:"recursive,omitempty"`
+	Pattern string `json:"pattern,omitempty"`
+	// Exclude are globs on the base name or on the path under Source;
+	// matching files and folders are never picked.
+	Exclude   []string `json:"exclude,omitempty"`
+	Recursive bool     `json:"recursive,omitempty"`
 	// Triggers: at most one of Every, Cron, Watch; none means on demand.
 	Every time.Duration `json:"every,omitempty"`
 	Cron  string        `json:"cron,omitempty"`
@@ -118,10 +129,21 @@ type Transfer struct {
 	// directory on the source side, relative to Source unless absolute).
 	DeleteSource bool   `json:"delete_source,omitempty"`
 	ArchiveTo    string `json:"archive_to,omitempty"`
-	Verify       string `json:"verify,omitempty"`  // VerifyModes; "" is auto
-	Retries      int    `json:"retries,omitempty"` // per file, after a transient failure
-	Disabled     bool   `json:"disabled,omitempty"`
-	Description  string `json:"description,omitempty"`
+	// FailedTo, when set, receives (on the source side, like ArchiveTo)
+	// a file whose copy still failed after its retries, so later runs do
+	// not pick it again.
+	FailedTo string `json:"failed_to,omitempty"`
+	// OnConflict is what happens when the destination file exists:
+	// ConflictModes; "" is overwrite.
+	OnConflict string `json:"on_conflict,omitempty"`
+	// Parallel is how many files are copied at once (0 and 1: one).
+	Parallel int `json:"parallel,omitempty"`
+	// RateLimit caps the run's bandwidth in bytes per second (0: none).
+	RateLimit   int64  `json:"rate_limit,omitempty"`
+	Verify      string `json:"verify,omitempty"`  // VerifyModes; "" is auto
+	Retries     int    `json:"retries,omitempty"` // per file, after a transient failure
+	Disabled    bool   `json:"disabled,omitempty"`
+	Description string `json:"description,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -159,6 +181,23 @@ func (t *Transfer) Validate() error {
 		if _, err := path.Match(t.Pattern, ""); err != nil {
 			return bad("pattern", "%q: %v", t.Pattern, err)
 		}
+	}
+	for _, g := range t.Exclude {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			return bad("exclude", "%q: not a glob", g)
+		}
+	}
+	if t.OnConflict != "" && !slices.Contains(ConflictModes, t.OnConflict) {
+		return bad("on_conflict", "%q: accepted values are overwrite, skip, rename", t.OnConflict)
+	}
+	if t.Parallel < 0 || t.Parallel > MaxParallel {
+		return bad("parallel", "%d: must be 1 to %d", t.Parallel, MaxParallel)
+	}
+	if t.RateLimit < 0 {
+		return bad("rate_limit", "must not be negative")
+	}
+	if t.FailedTo != "" && (t.FailedTo == t.ArchiveTo || path.Clean(t.FailedTo) == ".") {
+		return bad("failed_to", "%q: must be a folder of its own", t.FailedTo)
 	}
 	if t.DeleteSource && t.ArchiveTo != "" {
 		return bad("after", "give delete_source or archive_to, not both")

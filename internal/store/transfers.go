@@ -21,7 +21,7 @@ var transferRecord = &record[ferry.Transfer]{
 		if err := v.Validate(); err != nil {
 			return nil, err
 		}
-		if err := checkText("transfer", v.Source, v.Dest, v.Pattern, v.Cron, v.ArchiveTo, v.Verify, v.Description); err != nil {
+		if err := checkText("transfer", append([]string{v.Source, v.Dest, v.Pattern, v.Cron, v.ArchiveTo, v.FailedTo, v.OnConflict, v.Verify, v.Description}, v.Exclude...)...); err != nil {
 			return nil, err
 		}
 		spec := *v

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/remote"
@@ -79,6 +82,7 @@ func NewRunner(o RunnerOptions) *Runner {
 type RunResult struct {
 	Files   []Result // one per file copied or failed
 	Pending int      // files left for a later run (still changing, too young)
+	Skipped int      // files left because the destination has them (OnConflict skip)
 }
 
 // Failed counts the files that failed.
@@ -156,10 +160,15 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer) (RunResult, error) 
 	if err != nil {
 		return res, fmt.Errorf("transfer %q: destination: %w", t.Name, err)
 	}
-	cp := New(Options{
+	opts := Options{
 		Dial: r.o.Resolver.Dial, Verify: t.Verify, Retries: t.Retries, Backoff: r.o.Backoff,
-		RemoveSource: t.DeleteSource, Logger: r.o.Logger.With("transfer", t.Name),
-	})
+		RemoveSource: t.DeleteSource, Conflict: t.OnConflict, Now: r.o.Now, Logger: r.o.Logger.With("transfer", t.Name),
+	}
+	if t.RateLimit > 0 {
+		// One limiter for the whole run, however many files at once.
+		opts.Limiter = rate.NewLimiter(rate.Limit(t.RateLimit), int(max(t.RateLimit/10, 32<<10)))
+	}
+	cp := New(opts)
 	defer cp.Close()
 	sfs, err := cp.Source(ctx, src)
 	if err != nil {
@@ -171,11 +180,43 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer) (RunResult, error) 
 	}
 	stable, pending := r.stable(ctx, t, sfs, cands)
 	res.Pending = pending
-	for _, c := range stable {
-		if ctx.Err() != nil {
-			break
+	// Parallel workers, each with its own connections; results keep the
+	// listing's order.
+	n := min(max(t.Parallel, 1), max(len(stable), 1))
+	out := make([]*Result, len(stable))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range n {
+		c := cp
+		if w > 0 {
+			c = New(opts)
+			defer c.Close()
 		}
-		res.Files = append(res.Files, r.one(ctx, t, cp, c, dst))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if ctx.Err() != nil {
+					continue
+				}
+				fr := r.one(ctx, t, c, stable[i], dst)
+				out[i] = &fr
+			}
+		}()
+	}
+	for i := range stable {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, fr := range out {
+		switch {
+		case fr == nil:
+		case fr.Skipped:
+			res.Skipped++
+		default:
+			res.Files = append(res.Files, *fr)
+		}
 	}
 	return res, ctx.Err()
 }
@@ -206,11 +247,12 @@ func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir r
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	for _, e := range es {
-		if strings.HasSuffix(e.Name, DefaultTempSuffix) || strings.HasPrefix(e.Name, ".") {
+		if strings.HasSuffix(e.Name, DefaultTempSuffix) || strings.HasPrefix(e.Name, ".") || excluded(t, rel, e.Name) {
 			continue
 		}
 		if e.Dir {
-			if t.Recursive && (t.ArchiveTo == "" || path.Join(rel, e.Name) != path.Clean(t.ArchiveTo)) {
+			sub := path.Join(rel, e.Name)
+			if t.Recursive && (t.ArchiveTo == "" || sub != path.Clean(t.ArchiveTo)) && (t.FailedTo == "" || sub != path.Clean(t.FailedTo)) {
 				if err := r.list(ctx, t, f, dir.Join(e.Name), path.Join(rel, e.Name), out); err != nil {
 					return err
 				}
@@ -225,6 +267,20 @@ func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir r
 		*out = append(*out, candidate{loc: dir.Join(e.Name), rel: rel, e: e})
 	}
 	return nil
+}
+
+// excluded reports whether one of t's exclude globs matches a name or its
+// path under the source.
+func excluded(t *ferry.Transfer, rel, name string) bool {
+	for _, g := range t.Exclude {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+		if ok, _ := path.Match(g, path.Join(rel, name)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // stable returns the candidates that are not being written: old enough
@@ -293,11 +349,30 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 	default:
 		res = results[0]
 	}
+	if res.Skipped {
+		r.o.Logger.Debug("transfer file skipped: the destination has it", "transfer", t.Name, "file", res.Src, "dest", res.Dst)
+		return res
+	}
 	if res.Err == nil && t.ArchiveTo != "" {
-		res.Err = r.archive(ctx, t, cp, c)
+		if err := r.archive(ctx, t, cp, c, t.ArchiveTo); err != nil {
+			res.Err = fmt.Errorf("copied, but archiving failed: %w", err)
+		}
+	}
+	if res.Err != nil && ctx.Err() != nil {
+		res.Err = fmt.Errorf("%s: interrupted (paused or stopping); the next run resumes it: %w", c.loc, res.Err)
+	} else if res.Err != nil && t.FailedTo != "" && !errors.Is(res.Err, fs.ErrNotExist) {
+		if err := r.archive(ctx, t, cp, c, t.FailedTo); err != nil {
+			res.Err = fmt.Errorf("%w; moving it to the failed folder failed too: %w", res.Err, err)
+		} else {
+			res.Err = fmt.Errorf("%w (moved to the failed folder %s)", res.Err, t.FailedTo)
+		}
+	}
+	attempts := res.Attempts
+	if res.ResumedEarlier {
+		attempts++ // the interrupted copy whose partial file this one resumed
 	}
 	rec := &ferry.TransferRecord{Transfer: t.Name, Source: res.Src, Dest: res.Dst, Status: ferry.TransferOK,
-		Bytes: res.Size, Attempts: res.Attempts, Started: start, Duration: res.Elapsed, SHA256: strings.TrimPrefix(res.Hash, "sha256:")}
+		Bytes: res.Size, Attempts: attempts, Started: start, Duration: res.Elapsed, SHA256: strings.TrimPrefix(res.Hash, "sha256:")}
 	ev.Type, ev.Time, ev.Size, ev.Duration, ev.Status, ev.SHA256 = ferry.EventTransferSucceeded, r.o.Now(), res.Size, res.Elapsed, "ok", rec.SHA256
 	if res.Err != nil {
 		rec.Status, rec.Error = ferry.TransferFailed, res.Err.Error()
@@ -313,13 +388,13 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 	return res
 }
 
-// archive moves a copied source file into the archive folder.
-func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c candidate) error {
+// archive moves a source file into dir (the archive or the failed
+// folder).
+func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c candidate, dir string) error {
 	f, err := cp.Source(ctx, c.loc)
 	if err != nil {
-		return fmt.Errorf("%s: copied, but archiving failed: %w", c.loc, err)
+		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
-	dir := t.ArchiveTo
 	if !path.IsAbs(dir) {
 		top := c.loc.Path
 		for range strings.Count(path.Join(c.rel, c.e.Name), "/") + 1 {
@@ -329,10 +404,10 @@ func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c c
 	}
 	dir = path.Join(dir, c.rel)
 	if err := remote.MkdirAll(ctx, f, dir); err != nil {
-		return fmt.Errorf("%s: copied, but archiving failed: %w", c.loc, err)
+		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
 	if err := f.Rename(ctx, c.loc.Path, path.Join(dir, c.e.Name)); err != nil {
-		return fmt.Errorf("%s: copied, but archiving failed: %w", c.loc, err)
+		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
 	return nil
 }

@@ -134,6 +134,11 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			s.state[t.Name] = st
 		}
 		st.Next = s.first(t)
+		if c := s.cancels[t.Name]; t.Disabled && c != nil {
+			// Paused: stop the run in progress; its partial file is
+			// resumed when the transfer is resumed.
+			c()
+		}
 	}
 	for name := range s.defs {
 		if !seen[name] {

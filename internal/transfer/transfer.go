@@ -33,6 +33,13 @@ const (
 	VerifyNone = "none"
 )
 
+// Conflict modes: what happens when the destination file exists.
+const (
+	ConflictOverwrite = "overwrite" // replace it (after the verified copy)
+	ConflictSkip      = "skip"      // leave it, copy nothing (Result.Skipped)
+	ConflictRename    = "rename"    // keep it; the copy gets a timestamped name
+)
+
 // DefaultTempSuffix is appended to a file's name while it is being written.
 const DefaultTempSuffix = ".ferry-part"
 
@@ -65,6 +72,14 @@ type Options struct {
 	Backoff time.Duration
 	// RateLimit caps the copy's bandwidth in bytes per second (0: none).
 	RateLimit int64
+	// Limiter, when set, is shared with other copiers (several files of
+	// one transfer at once); it wins over RateLimit.
+	Limiter *rate.Limiter
+	// Conflict is what happens when the destination file exists: one of
+	// the Conflict* modes (default overwrite).
+	Conflict string
+	// Now stamps renamed files (default time.Now).
+	Now func() time.Time
 	// Progress, when set, is told about each file.
 	Progress Progress
 	Logger   *slog.Logger
@@ -81,12 +96,15 @@ type Progress interface {
 type Result struct {
 	Src, Dst string // display forms (no passwords)
 	Size     int64
-	Resumed  int64  // bytes kept from an earlier attempt
-	Hash     string // "sha256:hex" when verified by hash
-	Skipped  bool
-	Attempts int
-	Elapsed  time.Duration
-	Err      error
+	Resumed  int64 // bytes kept from an earlier attempt
+	// ResumedEarlier: the first attempt resumed a partial file left by
+	// an earlier, interrupted copy (another run, before a restart).
+	ResumedEarlier bool
+	Hash           string // "sha256:hex" when verified by hash
+	Skipped        bool
+	Attempts       int
+	Elapsed        time.Duration
+	Err            error
 }
 
 // UsageError is a problem with what was asked (not with a file).
@@ -115,6 +133,10 @@ func New(o Options) *Copier {
 	o.Verify = cmp.Or(o.Verify, VerifyAuto)
 	o.TempSuffix = cmp.Or(o.TempSuffix, DefaultTempSuffix)
 	o.Backoff = cmp.Or(o.Backoff, time.Second)
+	o.Conflict = cmp.Or(o.Conflict, ConflictOverwrite)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -124,7 +146,8 @@ func New(o Options) *Copier {
 		}
 	}
 	c := &Copier{o: o, conns: map[string]remote.FS{}}
-	if o.RateLimit > 0 {
+	c.limiter = o.Limiter
+	if o.RateLimit > 0 && c.limiter == nil {
 		c.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), int(max(o.RateLimit/10, 32<<10)))
 	}
 	return c
@@ -338,9 +361,11 @@ func (c *Copier) copyWithRetries(ctx context.Context, j job) Result {
 	start := time.Now()
 	wait := c.o.Backoff
 	var r Result
+	earlier := false
 	for attempt := 1; ; attempt++ {
 		r = c.copyFile(ctx, j)
-		r.Attempts = attempt
+		earlier = earlier || (attempt == 1 && r.Resumed > 0)
+		r.Attempts, r.ResumedEarlier = attempt, earlier
 		if r.Err == nil || attempt > c.o.Retries || !remote.Transient(r.Err) || ctx.Err() != nil {
 			break
 		}
@@ -381,8 +406,8 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 	} else {
 		return fail(fmt.Errorf("%s: %w", j.src, err))
 	}
-	if c.o.SkipExisting {
-		if de, err := dfs.Stat(ctx, j.dst.Path); err == nil && !de.Dir && de.Size == j.size {
+	if c.o.SkipExisting || c.o.Conflict == ConflictSkip {
+		if de, err := dfs.Stat(ctx, j.dst.Path); err == nil && !de.Dir && (de.Size == j.size || c.o.Conflict == ConflictSkip) {
 			r.Skipped = true
 			return r
 		}
@@ -400,6 +425,7 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 	if c.o.Progress != nil {
 		c.o.Progress.Start(r.Src, j.size, off)
 	}
+	r.Resumed = off
 	if off < j.size || off == 0 {
 		n, err := c.stream(ctx, sfs, dfs, j, tmp.Path, &off)
 		if err != nil {
@@ -418,9 +444,19 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 		return fail(err)
 	}
 	r.Hash = sum
-	if tmp.Path != j.dst.Path {
-		if err := dfs.Rename(ctx, tmp.Path, j.dst.Path); err != nil {
-			return fail(fmt.Errorf("%s: rename into place: %w", j.dst, err))
+	final := j.dst
+	if c.o.Conflict == ConflictRename {
+		if final.Path, err = c.freeName(ctx, dfs, j.dst.Path); err != nil {
+			return fail(fmt.Errorf("%s: %w", j.dst, err))
+		}
+		if final.Path != j.dst.Path {
+			final.Raw = strings.TrimSuffix(j.dst.Raw, path.Base(j.dst.Path)) + path.Base(final.Path)
+			r.Dst = final.String()
+		}
+	}
+	if tmp.Path != final.Path {
+		if err := dfs.Rename(ctx, tmp.Path, final.Path); err != nil {
+			return fail(fmt.Errorf("%s: rename into place: %w", final, err))
 		}
 	}
 	if c.o.RemoveSource {
@@ -429,6 +465,38 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 		}
 	}
 	return r
+}
+
+// freeName returns p when nothing exists there, else p with the time
+// before its extension (report.csv → report-20300506-023004.csv), and a
+// counter after the time if that is taken too.
+func (c *Copier) freeName(ctx context.Context, f remote.FS, p string) (string, error) {
+	exists := func(p string) (bool, error) {
+		_, err := f.Stat(ctx, p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if ok, err := exists(p); !ok || err != nil {
+		return p, err
+	}
+	dir, base := path.Split(p)
+	ext := path.Ext(base)
+	if ext == base {
+		ext = "" // ".profile"
+	}
+	stem := strings.TrimSuffix(base, ext) + "-" + c.o.Now().Format("20060102-150405")
+	for i := 1; i < 1000; i++ {
+		name := stem + ext
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d%s", stem, i, ext)
+		}
+		if ok, err := exists(dir + name); !ok || err != nil {
+			return dir + name, err
+		}
+	}
+	return "", fmt.Errorf("no free name for a renamed copy: %w", fs.ErrExist)
 }
 
 // stream copies from *off to the end; if the destination cannot continue

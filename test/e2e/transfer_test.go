@@ -100,3 +100,76 @@ func xferRandom(t *testing.T, n int) []byte {
 	rand.Read(b)
 	return b
 }
+
+// TestTransferOptionsFromTheCLI: exclude globs, conflict rename, the
+// failed folder, parallel files, transfer set, pause and resume, and a
+// location's password rotated with location set.
+func TestTransferOptionsFromTheCLI(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("ssh", "sftp")
+	s.Start()
+	outbox := s.Home("alice", "outbox")
+	os.MkdirAll(filepath.Join(outbox, "tmp"), 0o755)
+	for name, body := range map[string]string{"a.csv": "a-new", "b.csv": "b", "c.part": "partial", "tmp/d.csv": "d"} {
+		os.WriteFile(filepath.Join(outbox, name), []byte(body), 0o644)
+	}
+	inbox := filepath.Join(t.TempDir(), "inbox")
+	os.MkdirAll(inbox, 0o755)
+	os.WriteFile(filepath.Join(inbox, "a.csv"), []byte("a-old"), 0o644)
+
+	// A wrong password first; location set rotates it.
+	if r := s.FerryIn("wrong\n", "location", "add", "partner", "sftp://alice@"+s.Addr("ssh")+"/", "--password-stdin"); r.Code != 0 {
+		t.Fatalf("location add: %s", r.Stderr)
+	}
+	if r := s.Ferry("location", "test", "partner"); r.Code == 0 {
+		t.Fatalf("location test with a wrong password succeeded")
+	}
+	if r := s.FerryIn("alice-pw\n", "location", "set", "partner", "--password-stdin"); r.Code != 0 || !strings.Contains(r.Stdout, "rotated") {
+		t.Fatalf("location set: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := s.MustFerry("location", "show", "partner"); strings.Contains(out, "alice-pw") {
+		t.Fatalf("location show reveals the password:\n%s", out)
+	}
+	s.MustFerry("location", "test", "partner")
+
+	if r := s.Ferry("transfer", "add", "bad", "--from", "location:partner/outbox", "--to", inbox, "--on-conflict", "merge"); r.Code != 2 && r.Code != 1 || !strings.Contains(r.Stderr, "on_conflict") {
+		t.Fatalf("a bad --on-conflict: %d %s", r.Code, r.Stderr)
+	}
+	s.MustFerry("transfer", "add", "opts", "--from", "location:partner/outbox", "--to", inbox, "--recursive",
+		"--exclude", "*.part", "--exclude", "tmp", "--on-conflict", "rename", "--parallel", "2", "--disabled")
+	out := s.MustFerry("transfer", "run", "opts")
+	if !strings.Contains(out, "2 file(s) copied") {
+		t.Fatalf("run: %s", out)
+	}
+	es, _ := os.ReadDir(inbox)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	if len(es) != 3 || !strings.HasPrefix(names[0], "a-2") {
+		t.Fatalf("inbox = %v, want a.csv, a-<time>.csv and b.csv", names)
+	}
+	if b, _ := os.ReadFile(filepath.Join(inbox, "a.csv")); string(b) != "a-old" {
+		t.Errorf("a.csv was overwritten: %q", b)
+	}
+
+	// set changes only what is given; pause and resume flip disabled.
+	s.MustFerry("transfer", "set", "opts", "--on-conflict", "skip", "--failed-to", "failed")
+	show := s.MustFerry("transfer", "show", "opts")
+	for _, want := range []string{"skip", "failed", "*.part tmp", "parallel:     2"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+	if out := s.MustFerry("transfer", "resume", "opts"); !strings.Contains(out, "resumed") {
+		t.Errorf("resume: %s", out)
+	}
+	if out := s.MustFerry("transfer", "pause", "opts"); !strings.Contains(out, "paused") {
+		t.Errorf("pause: %s", out)
+	}
+	if r := s.Ferry("transfer", "set", "opts"); r.Code == 0 {
+		t.Errorf("set without flags succeeded")
+	}
+}
