@@ -76,7 +76,7 @@ func (s *Session) List(ctx context.Context, p string) iter.Seq2[fs.FileInfo, err
 		for {
 			batch, err := d.Readdir(listBatch)
 			for _, fi := range batch {
-				if isPartialName(fi.Name()) || v.hidden(fi.Name()) {
+				if isPartialName(fi.Name()) || v.hidden(vp, fi.Name()) {
 					continue
 				}
 				if !yield(fi, nil) {
@@ -361,5 +361,45 @@ func (s *Session) StatFS(ctx context.Context, p string) (storage.Usage, error) {
 	if err != nil {
 		return storage.Usage{}, fmt.Errorf("core: statfs %q: %w", vp, err)
 	}
+	s.capByQuota(ctx, name, &u)
 	return u, nil
+}
+
+// capByQuota makes free-space answers (AVBL, statvfs, df) tell what the
+// quota leaves when that is less than the disk has.
+func (s *Session) capByQuota(ctx context.Context, name string, u *storage.Usage) {
+	var qBytes, qFiles, bytes, files int64
+	if f := s.folderOf(name); f != nil {
+		if !s.folderQuota(f) {
+			return
+		}
+		c, err := s.folderUsage(ctx, f)
+		if err != nil {
+			return
+		}
+		c.mu.Lock()
+		bytes, files = c.bytes, c.files
+		c.mu.Unlock()
+		qBytes, qFiles = f.QuotaBytes, f.QuotaFiles
+	} else {
+		if !s.quotaActive() {
+			return
+		}
+		var err error
+		if bytes, files, err = s.usage(ctx); err != nil {
+			return
+		}
+		pol := s.view().pol
+		qBytes, qFiles = ferry.Int64(pol.QuotaBytes), ferry.Int64(pol.QuotaFiles)
+	}
+	if qBytes > 0 {
+		left := uint64(max(qBytes-bytes, 0))
+		u.Total = min(u.Total, uint64(qBytes))
+		u.Free, u.Avail = min(u.Free, left), min(u.Avail, left)
+	}
+	if qFiles > 0 {
+		left := uint64(max(qFiles-files, 0))
+		u.Files = min(u.Files, uint64(qFiles))
+		u.FilesFree = min(u.FilesFree, left)
+	}
 }

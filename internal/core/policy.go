@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/perm"
+	"github.com/ferrymft/ferry/internal/vpath"
 )
 
 // Defender is what the engine needs of the brute-force defender
@@ -339,11 +340,12 @@ func (v *view) filter(vp string, op filterOp) error {
 	if vp == "/" {
 		return nil
 	}
-	if v.hidden(name) {
+	dir := path.Dir(vp)
+	if v.hidden(dir, name) {
 		return fmt.Errorf("core: %q: %w", vp, fs.ErrNotExist)
 	}
 	for _, pat := range v.pol.DenyPatterns {
-		if ok, _ := path.Match(pat, name); ok {
+		if matchName(pat, dir, name) {
 			return fmt.Errorf("core: %q matches the denied pattern %q: %w", vp, pat, fs.ErrPermission)
 		}
 	}
@@ -353,17 +355,35 @@ func (v *view) filter(vp string, op filterOp) error {
 	return nil
 }
 
-// hidden reports whether a name is invisible to this account.
-func (v *view) hidden(name string) bool {
+// hidden reports whether name, in the virtual directory dir, is invisible
+// to this account.
+func (v *view) hidden(dir, name string) bool {
 	if strings.HasPrefix(name, ".") && v.pol.DotFiles == ferry.DotFilesHide {
 		return true
 	}
 	for _, pat := range v.pol.HidePatterns {
-		if ok, _ := path.Match(pat, name); ok {
+		if matchName(pat, dir, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// matchName applies a name pattern: "GLOB" matches names everywhere,
+// "/DIR/GLOB" names in DIR and below.
+func matchName(pat, dir, name string) bool {
+	if i := strings.LastIndexByte(pat, '/'); i >= 0 {
+		scope := pat[:i]
+		if scope == "" {
+			scope = "/"
+		}
+		if !vpath.Within(dir, scope) {
+			return false
+		}
+		pat = pat[i+1:]
+	}
+	ok, _ := path.Match(pat, name)
+	return ok
 }
 
 // uploadAllowed checks the extension allow-list.

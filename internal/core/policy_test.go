@@ -467,3 +467,60 @@ func TestFolderQuotaIsSharedByItsUsers(t *testing.T) {
 		t.Errorf("a's own quota of 10 bytes outside the folder: %v", err)
 	}
 }
+
+func TestScopedNamePatterns(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("s", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.DenyPatterns = []string{"/in/*.exe"}
+		p.HidePatterns = []string{"/private/secret*"}
+	})))
+	env.WriteFile(t, "s", "secret.txt", []byte("top"))
+	env.WriteFile(t, "s", "private/secret.txt", []byte("hidden"))
+	env.WriteFile(t, "s", "private/deeper/secret.log", []byte("hidden too"))
+	os.MkdirAll(env.Home("s", "in/sub"), 0o755)
+	s := login(t, env, "s", "pw")
+	ctx := context.Background()
+	if err := upload(t, s, "/in/tool.exe", nil); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("/in/tool.exe: %v", err)
+	}
+	if err := upload(t, s, "/in/sub/tool.exe", nil); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("/in/sub/tool.exe (below the scope): %v", err)
+	}
+	if err := upload(t, s, "/tool.exe", nil); err != nil {
+		t.Errorf("/tool.exe outside the scope: %v", err)
+	}
+	if _, err := s.Stat(ctx, "/secret.txt"); err != nil {
+		t.Errorf("/secret.txt outside the scope: %v", err)
+	}
+	for _, p := range []string{"/private/secret.txt", "/private/deeper/secret.log"} {
+		if _, err := s.Stat(ctx, p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want hidden", p, err)
+		}
+	}
+	for fi, err := range s.List(ctx, "/private") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(fi.Name(), "secret") {
+			t.Errorf("/private lists %s", fi.Name())
+		}
+	}
+}
+
+func TestFreeSpaceTellsWhatTheQuotaLeaves(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("q", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.QuotaBytes, p.QuotaFiles = ptr(int64(1000)), ptr(int64(10))
+	})))
+	s := login(t, env, "q", "pw")
+	if err := upload(t, s, "/f", make([]byte, 300)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.StatFS(context.Background(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Avail != 700 || u.Total != 1000 || u.FilesFree != 9 {
+		t.Errorf("statfs = avail %d total %d files free %d, want 700, 1000, 9", u.Avail, u.Total, u.FilesFree)
+	}
+}

@@ -248,8 +248,16 @@ func (p *Policy) Validate() error {
 		return err
 	}
 	for _, pat := range append(slices.Clone(p.DenyPatterns), p.HidePatterns...) {
-		if _, err := path.Match(pat, ""); err != nil || pat == "" || strings.Contains(pat, "/") {
-			return fmt.Errorf("%w: name pattern %q: expected a glob on names like *.exe or .* (no /)", ErrInvalid, pat)
+		glob := pat
+		if i := strings.LastIndexByte(pat, '/'); i >= 0 {
+			scope := pat[:i]
+			if !strings.HasPrefix(pat, "/") || path.Clean("/"+scope) != "/"+strings.TrimPrefix(scope, "/") && scope != "" {
+				return fmt.Errorf("%w: name pattern %q: expected GLOB (everywhere) or /DIR/GLOB (in DIR and below), like *.exe or /in/*.tmp", ErrInvalid, pat)
+			}
+			glob = pat[i+1:]
+		}
+		if _, err := path.Match(glob, ""); err != nil || glob == "" {
+			return fmt.Errorf("%w: name pattern %q: expected GLOB (everywhere) or /DIR/GLOB (in DIR and below), like *.exe or /in/*.tmp", ErrInvalid, pat)
 		}
 	}
 	switch p.DotFiles {

@@ -86,6 +86,8 @@ func TestPolicyValidate(t *testing.T) {
 		{Policy{Protocols: []Protocol{"gopher"}}, `protocol "gopher"`},
 		{Policy{LoginMethods: []string{"magic"}}, `login method "magic"`},
 		{Policy{DenyPatterns: []string{"a/b"}}, `name pattern "a/b"`},
+		{Policy{DenyPatterns: []string{"/in/"}}, `name pattern "/in/"`},
+		{Policy{HidePatterns: []string{"/in/../x/*"}}, `name pattern "/in/../x/*"`},
 		{Policy{DenyPatterns: []string{"[x"}}, `name pattern "[x"`},
 		{Policy{DotFiles: "show"}, `dotfiles "show"`},
 		{Policy{Hours: "always"}, `hours "always"`},
