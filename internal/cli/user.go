@@ -16,6 +16,7 @@ import (
 	"github.com/ferrymft/ferry/internal/app"
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/store"
 )
 
 // userFlags are the settings `user add` and `user set` share.
@@ -236,30 +237,33 @@ func newUserSet(e *env) *cobra.Command {
 		Short: "Change a user's settings (only the flags given change)",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			a, err := e.openApp(c.Context())
-			if err != nil {
-				return err
+			err := e.modifyUser(c, args[0], func(u *ferry.User) error { return f.apply(c.Flags(), u) })
+			if err == nil {
+				fmt.Fprintf(e.stdout, "user %s updated\n", args[0])
 			}
-			defer a.Close()
-			u, err := a.Store().GetUser(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if err := f.apply(c.Flags(), u); err != nil {
-				return err
-			}
-			if err := u.Validate(); err != nil {
-				return err
-			}
-			if err := a.Store().UpdateUser(c.Context(), u); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "user %s updated\n", u.Name)
-			return nil
+			return err
 		},
 	}
 	f.register(c.Flags(), false)
 	return c
+}
+
+// modifyUser loads a user, lets change edit it, validates it and stores
+// it: the shape of every `user` command that changes one account.
+func (e *env) modifyUser(c *cobra.Command, name string, change func(*ferry.User) error) error {
+	return e.withStore(c, func(st *store.Store) error {
+		u, err := st.GetUser(c.Context(), name)
+		if err != nil {
+			return err
+		}
+		if err := change(u); err != nil {
+			return err
+		}
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		return st.UpdateUser(c.Context(), u)
+	})
 }
 
 func newUserPasswd(e *env) *cobra.Command {
@@ -269,27 +273,18 @@ func newUserPasswd(e *env) *cobra.Command {
 		Short: "Set a user's password",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			a, err := e.openApp(c.Context())
-			if err != nil {
+			err := e.modifyUser(c, args[0], func(u *ferry.User) error {
+				pw, err := e.newPassword(fromStdin, u.Name)
+				if err != nil {
+					return err
+				}
+				u.PasswordHash, err = auth.HashPassword(pw)
 				return err
+			})
+			if err == nil {
+				fmt.Fprintf(e.stdout, "password of user %s changed\n", args[0])
 			}
-			defer a.Close()
-			u, err := a.Store().GetUser(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			pw, err := e.newPassword(fromStdin, u.Name)
-			if err != nil {
-				return err
-			}
-			if u.PasswordHash, err = auth.HashPassword(pw); err != nil {
-				return err
-			}
-			if err := a.Store().UpdateUser(c.Context(), u); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "password of user %s changed\n", u.Name)
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
