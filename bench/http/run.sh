@@ -3,9 +3,11 @@
 # (WebDAV PUT/GET) and nginx (static GET), per shared/BENCHMARKING.md:
 # loopback, files on tmpfs, same curl client, downloads to /dev/null,
 # interleaved runs, medians. Needs root, apache2, nginx, apache2-utils, curl.
-# Usage: bench/http/run.sh [runs] (default 5). Prints a table of MB/s and files/s.
+# Usage: bench/http/run.sh [runs] (default 5). SIZE_MB (default 1024) sets the
+# big file's size; OUT (default bench/http/results-DATE.md) receives the table.
 set -euo pipefail
 RUNS=${1:-5}
+SIZE_MB=${SIZE_MB:-1024}
 REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 PEERS=${PEERS:-/work/shared/peers}
 W=/dev/shm/httpbench; T=/tmp/davpeer
@@ -36,7 +38,7 @@ for i in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$FERRY_PORT/" &
 curl -s -o /dev/null "http://127.0.0.1:$FERRY_PORT/" || { echo "ferry did not start:"; cat "$W/ferry.log"; exit 1; }
 
 FH="$W/data/files/xbench"; AH=/dev/shm/davpeer/home
-head -c 1G /dev/urandom > "$W/client/big.bin"
+head -c "${SIZE_MB}M" /dev/urandom > "$W/client/big.bin"
 head -c 64K /dev/urandom > "$W/client/small.bin"
 for d in "$FH" "$AH"; do
   cp "$W/client/big.bin" "$d/big.bin"; cp "$W/client/small.bin" "$d/small.bin"
@@ -48,7 +50,7 @@ C=(curl -s -f -u "xbench:$PW")
 
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-rate() { echo "scale=0; (1073741824 - 65536) / ($1 - $2) / 1000000" | bc; }
+rate() { echo "scale=0; ($SIZE_MB * 1048576 - 65536) / ($1 - $2) / 1000000" | bc; }
 
 declare -A R
 measure() { # name fixed-cmd big-cmd
@@ -64,16 +66,17 @@ measure() { # name fixed-cmd big-cmd
 small() { # base: 8 clients x 25 keep-alive GETs of 64 KiB
   local base=$1 s e
   s=$(date +%s.%N)
+  local pids=()
   for c in $(seq 0 7); do
     urls=(); for i in $(seq $((c*25+1)) $((c*25+25))); do urls+=("$base/s/f$i.bin" -o /dev/null); done
     "${C[@]}" "${urls[@]}" &
+    pids+=($!)
   done
-  wait
+  wait "${pids[@]}" # not a bare wait: ferry serve is a child too
   e=$(date +%s.%N)
   echo "scale=0; 200 / ($e - $s)" | bc
 }
 
-for peer in ferry apache nginx; do :; done
 measure ferry_get  "${C[@]}" -o /dev/null "$FERRY/small.bin" -- "${C[@]}" -o /dev/null "$FERRY/big.bin"
 measure apache_get "${C[@]}" -o /dev/null "$APACHE/small.bin" -- "${C[@]}" -o /dev/null "$APACHE/big.bin"
 measure nginx_get  "${C[@]}" -o /dev/null "$NGINX/small.bin" -- "${C[@]}" -o /dev/null "$NGINX/big.bin"
@@ -86,10 +89,19 @@ ns=$(for i in $(seq 1 "$RUNS"); do small "$NGINX"; done | median)
 cmp "$W/client/big.bin" "$FH/up.bin" && cmp "$W/client/big.bin" "$AH/up.bin"
 "${C[@]}" "$FERRY/big.bin" | cmp - "$W/client/big.bin"
 
+OUT=${OUT:-$REPO/bench/http/results-$(date -u +%F).md}
+{
+printf '# HTTP benchmark %s\n\n' "$(date -u '+%F %H:%M UTC')"
+printf 'Ferry %s (%s), %s, %s; %s runs (median), big file %s MiB, 200 × 64 KiB small files;\n' \
+  "$(git -C "$REPO" rev-parse --short HEAD)" "$(go version | cut -d' ' -f3)" "$(apache2 -v | head -1 | cut -d' ' -f3)" \
+  "$(nginx -v 2>&1 | cut -d' ' -f3)" "$RUNS" "$SIZE_MB"
+printf 'loopback, tmpfs, curl %s, downloads to /dev/null, %s cores, load %s.\n\n' \
+  "$(curl -V | head -1 | cut -d' ' -f2)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| metric | Ferry | Apache mod_dav | nginx | Ferry/Apache | Ferry/nginx |\n|---|---|---|---|---|---|\n'
-printf '| GET 1 GiB MB/s | %s | %s | %s | %.2f | %.2f |\n' "${R[ferry_get]}" "${R[apache_get]}" "${R[nginx_get]}" \
+printf "| GET ${SIZE_MB} MiB MB/s | %s | %s | %s | %.2f | %.2f |\n" "${R[ferry_get]}" "${R[apache_get]}" "${R[nginx_get]}" \
   "$(echo "${R[ferry_get]} / ${R[apache_get]}" | bc -l)" "$(echo "${R[ferry_get]} / ${R[nginx_get]}" | bc -l)"
-printf '| WebDAV PUT 1 GiB MB/s | %s | %s | – | %.2f | – |\n' "${R[ferry_put]}" "${R[apache_put]}" \
+printf "| WebDAV PUT ${SIZE_MB} MiB MB/s | %s | %s | – | %.2f | – |\n" "${R[ferry_put]}" "${R[apache_put]}" \
   "$(echo "${R[ferry_put]} / ${R[apache_put]}" | bc -l)"
 printf '| 8 clients × 25 GETs of 64 KiB, files/s | %s | %s | %s | %.2f | %.2f |\n' "$fs" "$as" "$ns" \
   "$(echo "$fs / $as" | bc -l)" "$(echo "$fs / $ns" | bc -l)"
+} | tee "$OUT"
