@@ -4,10 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"io"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -83,35 +81,6 @@ func (u *upHash) sum(size int64) string {
 		return ""
 	}
 	return hex.EncodeToString(u.h.Sum(nil))
-}
-
-// reader wraps r so what is read is hashed at off; without a digest it
-// returns r itself, keeping the splice path. In auto mode a reader the
-// kernel can splice from (a socket: it has SyscallConn) is not hashed.
-func (u *upHash) reader(r io.Reader, off int64, mode string) io.Reader {
-	if u == nil {
-		return r
-	}
-	if mode != ChecksumSHA256 {
-		if _, splices := r.(syscall.Conn); splices {
-			u.abandon()
-			return r
-		}
-	}
-	return &hashReader{r: r, u: u, off: off}
-}
-
-type hashReader struct {
-	r   io.Reader
-	u   *upHash
-	off int64
-}
-
-func (h *hashReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.u.add(p[:n], h.off)
-	h.off += int64(n)
-	return n, err
 }
 
 // sumCache remembers the SHA-256 of files uploaded through this engine, so

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/core"
@@ -39,6 +40,10 @@ func TestUploadChecksum(t *testing.T) {
 		}, want},
 		{"ReadFrom", "sha256", core.WriteOptions{}, func(up *core.Upload) error {
 			_, err := up.ReadFrom(onlyReader{bytes.NewReader(data)})
+			return err
+		}, want},
+		{"ReadFrom auto, not a socket", "", core.WriteOptions{}, func(up *core.Upload) error {
+			_, err := up.ReadFrom(onlyReader{iotest.HalfReader(bytes.NewReader(data))})
 			return err
 		}, want},
 		{"WriteAt in order", "", core.WriteOptions{}, func(up *core.Upload) error {

@@ -34,6 +34,32 @@ func upload(t *testing.T, s *core.Session, p string, data []byte) error {
 	return up.Commit()
 }
 
+// A refused ReadFrom reports every byte it took from the reader, so a front
+// end that drains the rest of a stream (SCP) stays in step.
+func TestReadFromOverQuotaCountsWhatItRead(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("q", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.QuotaBytes = ptr(int64(1000))
+	})))
+	s := login(t, env, "q", "pw")
+	up, err := s.OpenWrite(t.Context(), "/big.bin", core.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(make([]byte, 5000))
+	n, err := up.ReadFrom(struct{ io.Reader }{r})
+	if !errors.Is(err, ferry.ErrQuota) {
+		t.Fatalf("ReadFrom past the quota: %v, want ErrQuota", err)
+	}
+	if taken := int64(5000 - r.Len()); n != taken || n != 1001 {
+		t.Errorf("ReadFrom = %d, took %d bytes from the reader; want both 1001 (one past the limit)", n, taken)
+	}
+	up.Abort(err)
+	if _, err := os.Stat(env.Home("q", "big.bin")); err == nil {
+		t.Error("the refused upload left a file")
+	}
+}
+
 func TestQuotaCrossingUploadFailsAndLeavesNothing(t *testing.T) {
 	t.Parallel()
 	env := ferrytest.NewEngine(t, ferrytest.User("q", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) {

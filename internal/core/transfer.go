@@ -12,6 +12,7 @@ import (
 	"path"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -359,6 +360,11 @@ func (u *Upload) Write(p []byte) (int, error) {
 	if err := u.s.waitUp(len(p)); err != nil {
 		return 0, err
 	}
+	return u.put(p)
+}
+
+// put writes p, already counted by grow and waitUp, at the current offset.
+func (u *Upload) put(p []byte) (int, error) {
 	off := u.end.Load() - int64(len(p))
 	n, err := u.f.Write(p)
 	u.sum.add(p[:n], off)
@@ -380,14 +386,22 @@ func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// ReadFrom receives bytes from r until EOF, in chunks; from a socket into a
-// local file this splices.
+// ReadFrom receives bytes from r until EOF. From a socket into a local
+// file it splices, in chunks; from anything else (TLS, an SSH channel, a
+// request body) it reads into a large pooled buffer and writes that in one
+// call, so the file sees few big writes and the bytes are copied once.
 func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	if u.splices(r) {
+		return u.spliceFrom(r)
+	}
+	bp := upBufs.Get().(*[]byte)
+	defer upBufs.Put(bp)
+	buf := *bp
 	var total int64
 	for {
-		step := int64(chunk)
+		step := int64(len(buf))
 		if u.s.limitedUp() {
-			step = burst
+			step = min(step, burst)
 		}
 		if u.limit >= 0 {
 			// One byte past the limit tells a too-large upload from one
@@ -397,8 +411,68 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 		if err := u.s.waitUp(int(step)); err != nil {
 			return total, err
 		}
+		n, rerr := io.ReadFull(r, buf[:step])
+		if n > 0 {
+			// n bytes were taken from r: count them even when refused, so
+			// a front end draining the rest of a stream stays in step.
+			total += int64(n)
+			if err := u.grow(u.end.Load() + int64(n)); err != nil {
+				return total, err
+			}
+			if _, err := u.put(buf[:n]); err != nil {
+				return total, err
+			}
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return total, nil
+		case rerr != nil:
+			return total, rerr
+		}
+	}
+}
+
+// upBuf is the size of ReadFrom's buffer: large enough that a 16 KiB TLS
+// record or a 32 KiB SSH packet is a small part of one file write, small
+// enough to stay in cache while it is hashed.
+const upBuf = 256 << 10
+
+var upBufs = sync.Pool{New: func() any { b := make([]byte, upBuf); return &b }}
+
+// splices reports whether r's bytes can go to the file without passing
+// through user space: r is a socket (perhaps limited), the file takes
+// ReadFrom, and no digest needs the bytes (auto mode skips sockets).
+func (u *Upload) splices(r io.Reader) bool {
+	if _, ok := u.f.(io.ReaderFrom); !ok {
+		return false
+	}
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	if _, ok := r.(syscall.Conn); !ok {
+		return false
+	}
+	return u.sum == nil || u.s.eng.opts.UploadChecksum != ChecksumSHA256
+}
+
+// spliceFrom is ReadFrom from a socket, in chunks so progress shows and a
+// kicked session stops.
+func (u *Upload) spliceFrom(r io.Reader) (int64, error) {
+	u.sum.abandon() // auto mode: the bytes never reach user space
+	var total int64
+	for {
+		step := int64(chunk)
+		if u.s.limitedUp() {
+			step = burst
+		}
+		if u.limit >= 0 {
+			step = min(step, u.limit-u.end.Load()+1)
+		}
+		if err := u.s.waitUp(int(step)); err != nil {
+			return total, err
+		}
 		// f.ReadFrom(io.LimitReader(conn)) is what os.File splices.
-		m, err := io.Copy(u.f, io.LimitReader(u.sum.reader(r, u.end.Load(), u.s.eng.opts.UploadChecksum), step))
+		m, err := io.Copy(u.f, io.LimitReader(r, step))
 		total += m
 		u.t.bytes.Add(m)
 		if gerr := u.grow(u.end.Load() + m); gerr != nil {

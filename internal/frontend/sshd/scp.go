@@ -327,7 +327,9 @@ func (c *scpConn) receive(p string, perr error, mode fs.FileMode, size int64, ti
 		_ = up.Abort(err)
 		return err
 	}
-	n, werr := up.ReadFrom(io.LimitReader(c.r, size))
+	// Exactly size bytes, read straight from the channel into the
+	// upload's buffer once the line reader's few buffered bytes are used.
+	n, werr := up.ReadFrom(io.LimitReader(direct{c.r, c.ch}, size))
 	if werr == nil && n < size {
 		werr = io.ErrUnexpectedEOF
 	}
@@ -362,6 +364,22 @@ func (c *scpConn) receive(p string, perr error, mode fs.FileMode, size int64, ti
 		}
 	}
 	return c.ok()
+}
+
+// direct reads what r has buffered, then from ch itself: large reads skip
+// a copy through r's buffer (and the SSH channel adjusts its window once per
+// read rather than once per 64 KiB). Whoever reads r afterwards loses
+// nothing, as r held nothing when ch was read.
+type direct struct {
+	r  *bufio.Reader
+	ch io.Reader
+}
+
+func (d direct) Read(p []byte) (int, error) {
+	if d.r.Buffered() > 0 {
+		return d.r.Read(p)
+	}
+	return d.ch.Read(p)
 }
 
 // sourceTop sends the requested path (scp -f).

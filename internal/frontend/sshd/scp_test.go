@@ -222,6 +222,47 @@ func TestSCPRecursiveSink(t *testing.T) {
 	}
 }
 
+// A client that does not wait for acks sends headers and data back to
+// back: bytes the line reader already buffered after a header belong to the
+// file, and the next header follows the data exactly.
+func TestSCPSinkPipelined(t *testing.T) {
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw"))
+	addr := startServer(t, env)
+	c := &scpClient{dialSFTP(t, addr, "alice", "pw")}
+	defer c.Close()
+	s, in, out, err := c.scpRun("-t /")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	big := make([]byte, 700_001) // spans several of the upload's buffers
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	var stream bytes.Buffer
+	fmt.Fprintf(&stream, "C0644 %d big.bin\n", len(big))
+	stream.Write(big)
+	stream.WriteString("\x00C0644 5 small.txt\nhello\x00")
+	go func() {
+		in.Write(stream.Bytes())
+		in.Close()
+	}()
+	for i := range 5 { // go-ahead, then header and data of each file
+		if err := scpAck(out); err != nil {
+			t.Fatalf("ack %d: %v", i, err)
+		}
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Download("/big.bin"); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("big.bin: %d bytes, %v; want the %d sent", len(got), err, len(big))
+	}
+	if got, err := c.Download("/small.txt"); err != nil || string(got) != "hello" {
+		t.Fatalf("small.txt: %q, %v", got, err)
+	}
+}
+
 func TestParseSCP(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
