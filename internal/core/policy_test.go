@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/auth"
@@ -57,6 +58,23 @@ func TestReadFromOverQuotaCountsWhatItRead(t *testing.T) {
 	up.Abort(err)
 	if _, err := os.Stat(env.Home("q", "big.bin")); err == nil {
 		t.Error("the refused upload left a file")
+	}
+}
+
+// A source failing with its own io.ErrUnexpectedEOF (a request body cut
+// short) fails ReadFrom; only io.EOF ends an upload cleanly.
+func TestReadFromReportsTruncatedSource(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("u", "pw"))
+	s := login(t, env, "u", "pw")
+	up, err := s.OpenWrite(t.Context(), "/cut.bin", core.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort(nil)
+	r := io.MultiReader(bytes.NewReader(make([]byte, 3000)), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if n, err := up.ReadFrom(r); !errors.Is(err, io.ErrUnexpectedEOF) || n != 3000 {
+		t.Fatalf("ReadFrom of a truncated source = %d, %v; want 3000, io.ErrUnexpectedEOF", n, err)
 	}
 }
 

@@ -396,9 +396,25 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	}
 	bp := upBufs.Get().(*[]byte)
 	defer upBufs.Put(bp)
-	buf := *bp
+	bp2 := bp
+	if u.sum != nil {
+		// Two buffers: while one is hashed (on another core, when there
+		// is one) the next bytes are read into the other.
+		bp2 = upBufs.Get().(*[]byte)
+		defer upBufs.Put(bp2)
+	}
+	var hashing chan struct{} // closed when the previous buffer is hashed
+	wait := func() {
+		if hashing != nil {
+			<-hashing
+			hashing = nil
+		}
+	}
+	defer wait()
 	var total int64
 	for {
+		buf := *bp
+		bp, bp2 = bp2, bp
 		step := int64(len(buf))
 		if u.s.limitedUp() {
 			step = min(step, burst)
@@ -411,7 +427,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 		if err := u.s.waitUp(int(step)); err != nil {
 			return total, err
 		}
-		n, rerr := io.ReadFull(r, buf[:step])
+		n, rerr := fill(r, buf[:step])
 		if n > 0 {
 			// n bytes were taken from r: count them even when refused, so
 			// a front end draining the rest of a stream stays in step.
@@ -419,17 +435,44 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 			if err := u.grow(u.end.Load() + int64(n)); err != nil {
 				return total, err
 			}
-			if _, err := u.put(buf[:n]); err != nil {
+			off := u.end.Load() - int64(n)
+			m, err := u.f.Write(buf[:n])
+			u.t.bytes.Add(int64(m))
+			wait() // digests go in order
+			if u.sum != nil && m > 0 {
+				done := make(chan struct{})
+				go func(p []byte) {
+					u.sum.add(p, off)
+					close(done)
+				}(buf[:m])
+				hashing = done
+			}
+			if err != nil {
 				return total, err
 			}
 		}
-		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+		if rerr == io.EOF {
 			return total, nil
-		case rerr != nil:
+		}
+		if rerr != nil {
 			return total, rerr
 		}
 	}
+}
+
+// fill reads into p until it is full or r fails; io.EOF means r ended
+// cleanly (unlike io.ReadFull, whose io.ErrUnexpectedEOF could not be told
+// from a source's own, such as a request body cut short).
+func fill(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // upBuf is the size of ReadFrom's buffer: large enough that a 16 KiB TLS
