@@ -80,8 +80,9 @@ type User struct {
 	ID           int64      `json:"id"`
 	Name         string     `json:"name"`
 	PasswordHash string     `json:"-"`
-	PublicKeys   []string   `json:"public_keys,omitempty"` // authorized_keys lines
-	Home         string     `json:"home"`                  // absolute directory on the server
+	PublicKeys   []string   `json:"public_keys,omitempty"`   // authorized_keys lines
+	TLSCertPins  []string   `json:"tls_cert_pins,omitempty"` // client certificate SHA-256 pins (CertPin); when set, certificate logins need one
+	Home         string     `json:"home"`                    // absolute directory on the server
 	Groups       []string   `json:"groups,omitempty"`
 	Perms        []PathPerm `json:"perms,omitempty"`
 	Status       Status     `json:"status"`

@@ -34,6 +34,11 @@ func (u *User) Validate() error {
 			return err
 		}
 	}
+	for _, p := range u.TLSCertPins {
+		if n, err := ParseCertPin(p); err != nil || n != p {
+			return fmt.Errorf("%w: user %q: tls_cert_pins: %q is not a lowercase hex SHA-256 fingerprint", ErrInvalid, u.Name, p)
+		}
+	}
 	return nil
 }
 

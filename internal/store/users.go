@@ -11,7 +11,7 @@ var userRecord = &record[ferry.User]{
 	kind:  "user",
 	table: "users",
 	cols: []string{"password_hash", "public_keys", "home", "group_names", "perms",
-		"status", "expires_at", "upload_mode", "description", "policy"},
+		"status", "expires_at", "upload_mode", "description", "policy", "tls_cert_pins"},
 	meta: func(u *ferry.User) meta {
 		return meta{id: &u.ID, name: &u.Name, created: &u.CreatedAt, updated: &u.UpdatedAt, version: &u.Version}
 	},
@@ -19,6 +19,7 @@ var userRecord = &record[ferry.User]{
 		err := cmp.Or(
 			checkText("password hash", u.PasswordHash),
 			checkText("public key", u.PublicKeys...),
+			checkText("certificate pin", u.TLSCertPins...),
 			checkText("home", u.Home),
 			checkText("group name", u.Groups...),
 			checkPerms(u.Perms),
@@ -49,12 +50,16 @@ var userRecord = &record[ferry.User]{
 		if err != nil {
 			return nil, err
 		}
+		pins, err := jsonArg(u.TLSCertPins)
+		if err != nil {
+			return nil, err
+		}
 		return []any{u.PasswordHash, keys, u.Home, groups, perms,
-			string(u.Status), expires, string(u.UploadMode), u.Description, policy}, nil
+			string(u.Status), expires, string(u.UploadMode), u.Description, policy, pins}, nil
 	},
 	dests: func(u *ferry.User) []any {
 		return []any{&u.PasswordHash, jsonCol{&u.PublicKeys}, &u.Home, jsonCol{&u.Groups}, jsonCol{&u.Perms},
-			&u.Status, timeCol{&u.ExpiresAt}, &u.UploadMode, &u.Description, jsonCol{&u.Policy}}
+			&u.Status, timeCol{&u.ExpiresAt}, &u.UploadMode, &u.Description, jsonCol{&u.Policy}, jsonCol{&u.TLSCertPins}}
 	},
 }
 

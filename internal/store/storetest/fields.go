@@ -77,9 +77,10 @@ func testJSONRoundTrip(t *testing.T, s *store.Store) {
 		strings.Repeat("k", 16<<10),
 	}
 	u := &ferry.User{
-		Name:       "odd",
-		PublicKeys: odd,
-		Groups:     []string{},
+		Name:        "odd",
+		PublicKeys:  odd,
+		TLSCertPins: []string{strings.Repeat("ab", 32)},
+		Groups:      []string{},
 		Perms: []ferry.PathPerm{
 			{Path: "/ünï/<dir>", Perms: ferry.PermAll | ferry.PermSymlink},
 			{Path: "/none", Perms: ferry.PermNone},
