@@ -1,12 +1,18 @@
 package core
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferrymft/ferry/internal/storage/mountfs"
 )
 
 // Upload checksums: an upload that starts at offset 0 and is written front
@@ -83,10 +89,27 @@ func (u *upHash) sum(size int64) string {
 	return hex.EncodeToString(u.h.Sum(nil))
 }
 
+// SumStore keeps upload digests across restarts (the store does). A
+// digest is keyed by the storage root it lies in (a user's home or a
+// virtual folder's directory, so every user mounting a folder sees it) and
+// the file's path inside that root, and is valid while the file keeps the
+// size and modification time recorded with it.
+type SumStore interface {
+	PutSum(ctx context.Context, root, name string, size int64, mtime time.Time, sum []byte) error
+	// GetSum returns a nil sum and no error when none is recorded.
+	GetSum(ctx context.Context, root, name string) (size int64, mtime time.Time, sum []byte, err error)
+	// MoveSums moves the digest of from, or of everything below it, to
+	// to, replacing what was recorded there.
+	MoveSums(ctx context.Context, root, from, to string) error
+	// DropSums forgets name and everything below it.
+	DropSums(ctx context.Context, root, name string) error
+}
+
 // sumCache remembers the SHA-256 of files uploaded through this engine, so
 // a client asking for the digest of a file unchanged since (same size and
 // modification time) gets it without a re-read. Bounded; the zero value is
-// ready to use.
+// ready to use. Options.Sums, when set, keeps them across restarts; the
+// cache then saves a store read for recent uploads.
 type sumCache struct {
 	mu sync.Mutex
 	m  map[string]sumEntry
@@ -100,13 +123,9 @@ type sumEntry struct {
 
 const sumCacheSize = 4096
 
-func sumKey(home, name string) string { return home + "\x00" + name }
+func sumKey(root, name string) string { return root + "\x00" + name }
 
-func (c *sumCache) put(key string, size int64, mtime time.Time, hexSum string) {
-	sum, err := hex.DecodeString(hexSum)
-	if err != nil {
-		return
-	}
+func (c *sumCache) put(key string, size int64, mtime time.Time, sum []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -133,27 +152,137 @@ func (c *sumCache) get(key string, size int64, mtime time.Time) []byte {
 	return append([]byte(nil), e.sum...)
 }
 
+// drop forgets key and every key below it ("root\x00dir/…").
+func (c *sumCache) drop(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if k == key || strings.HasPrefix(k, key+"/") {
+			delete(c.m, k)
+		}
+	}
+}
+
+// sumLoc returns the storage root holding name and name inside it.
+func (s *Session) sumLoc(name string) (root, rel string) {
+	if m, ok := s.fs.(*mountfs.FS); ok {
+		if mp, ok := m.MountOf(name); ok && s.folders[mp] != nil {
+			rel = strings.TrimPrefix(strings.TrimPrefix(name, mp), "/")
+			return s.folders[mp].Path, cmp.Or(rel, ".")
+		}
+	}
+	return s.user.Home, name
+}
+
 // rememberSum records a committed upload's digest with the file's size
-// and modification time.
+// and modification time; an upload without a digest forgets the one of
+// the file it replaced.
 func (u *Upload) rememberSum(hexSum string) {
-	if hexSum == "" {
+	s := u.s
+	ctx := context.WithoutCancel(s.ctx)
+	sum, err := hex.DecodeString(hexSum)
+	if hexSum == "" || err != nil {
+		s.dropSum(ctx, u.name)
 		return
 	}
-	fi, err := u.s.fs.Stat(u.s.ctx, u.name)
+	fi, err := s.fs.Stat(ctx, u.name)
 	if err != nil {
 		return
 	}
-	u.s.eng.sums.put(sumKey(u.s.user.Home, u.name), fi.Size(), fi.ModTime(), hexSum)
+	s.putSum(ctx, u.name, fi.Size(), fi.ModTime(), sum)
+}
+
+func (s *Session) putSum(ctx context.Context, name string, size int64, mtime time.Time, sum []byte) {
+	root, rel := s.sumLoc(name)
+	s.eng.sums.put(sumKey(root, rel), size, mtime, sum)
+	if st := s.eng.opts.Sums; st != nil {
+		if err := st.PutSum(ctx, root, rel, size, mtime, sum); err != nil {
+			s.log.Warn("upload checksum not recorded", "path", rel, "err", err)
+		}
+	}
+}
+
+// dropSum forgets the digest of name (and of anything below it).
+func (s *Session) dropSum(ctx context.Context, name string) {
+	root, rel := s.sumLoc(name)
+	s.eng.sums.drop(sumKey(root, rel))
+	if st := s.eng.opts.Sums; st != nil {
+		if err := st.DropSums(ctx, root, rel); err != nil {
+			s.log.Warn("upload checksum not forgotten", "path", rel, "err", err)
+		}
+	}
+}
+
+// moveSum follows a rename: the digests of from (a file, or the files
+// below a directory) now belong to to.
+func (s *Session) moveSum(ctx context.Context, from, to string) {
+	rf, nf := s.sumLoc(from)
+	rt, nt := s.sumLoc(to)
+	s.eng.sums.drop(sumKey(rt, nt))
+	s.eng.sums.drop(sumKey(rf, nf)) // the cache refills from the store
+	st := s.eng.opts.Sums
+	if st == nil {
+		return
+	}
+	var err error
+	if rf == rt {
+		err = st.MoveSums(ctx, rf, nf, nt)
+	} else {
+		err = errors.Join(st.DropSums(ctx, rf, nf), st.DropSums(ctx, rt, nt))
+	}
+	if err != nil {
+		s.log.Warn("upload checksum not moved", "from", nf, "to", nt, "err", err)
+	}
+}
+
+// touchSum follows a change of modification time (clients set it right
+// after an upload): a digest valid before the change stays valid.
+func (s *Session) touchSum(ctx context.Context, name string, before fs.FileInfo, mtime time.Time) {
+	if before == nil || !before.Mode().IsRegular() {
+		return
+	}
+	if sum := s.recordedSum(ctx, name, before); sum != nil {
+		fi, err := s.fs.Stat(ctx, name)
+		if err == nil {
+			mtime = fi.ModTime()
+		}
+		s.putSum(ctx, name, before.Size(), mtime, sum)
+	}
+}
+
+// recordedSum is the digest recorded for name if it is still valid for fi.
+func (s *Session) recordedSum(ctx context.Context, name string, fi interface {
+	Size() int64
+	ModTime() time.Time
+}) []byte {
+	root, rel := s.sumLoc(name)
+	if sum := s.eng.sums.get(sumKey(root, rel), fi.Size(), fi.ModTime()); sum != nil {
+		return sum
+	}
+	st := s.eng.opts.Sums
+	if st == nil {
+		return nil
+	}
+	size, mtime, sum, err := st.GetSum(ctx, root, rel)
+	if err != nil {
+		s.log.Warn("upload checksum not read", "path", rel, "err", err)
+		return nil
+	}
+	if sum == nil || size != fi.Size() || !mtime.Equal(fi.ModTime()) {
+		return nil
+	}
+	s.eng.sums.put(sumKey(root, rel), size, mtime, sum)
+	return sum
 }
 
 // knownSum is the recorded SHA-256 of name when the whole file is asked
 // for and it is unchanged since its upload.
-func (s *Session) knownSum(algo, name string, offset, length int64, fi interface {
+func (s *Session) knownSum(ctx context.Context, algo, name string, offset, length int64, fi interface {
 	Size() int64
 	ModTime() time.Time
 }) []byte {
 	if a := strings.ToLower(algo); (a != "sha256" && a != "sha-256") || offset != 0 || (length >= 0 && length < fi.Size()) {
 		return nil
 	}
-	return s.eng.sums.get(sumKey(s.user.Home, name), fi.Size(), fi.ModTime())
+	return s.recordedSum(ctx, name, fi)
 }

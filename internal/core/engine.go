@@ -70,6 +70,9 @@ type Options struct {
 	Defender Defender
 	// Usage keeps quota usage; without it quotas are not enforced.
 	Usage UsageStore
+	// Sums keeps upload digests across restarts; without it they are
+	// remembered in memory only.
+	Sums SumStore
 	// AllowCIDRs (when not empty) and DenyCIDRs restrict every account's
 	// source addresses.
 	AllowCIDRs, DenyCIDRs []netip.Prefix
@@ -169,10 +172,13 @@ type LoginRequest struct {
 	// ferry.MethodTLSCert) when it equals User. It stands alone: to check
 	// a password as well, authenticate again with Prior.
 	ClientCertCN string
-	Remote       netip.AddrPort
-	Local        netip.AddrPort
-	TLS          bool
-	Service      string // the service definition's name
+	// ClientCertPin is that certificate's ferry.CertPin (SHA-256 of its
+	// DER): a user with TLSCertPins accepts only a pinned certificate.
+	ClientCertPin string
+	Remote        netip.AddrPort
+	Local         netip.AddrPort
+	TLS           bool
+	Service       string // the service definition's name
 	// Token is a user API token's secret (method ferry.MethodToken): it
 	// names its user, so User may be empty; when set it must match. It
 	// stands alone, like ClientCertCN.
@@ -307,6 +313,9 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 		method = ferry.MethodTLSCert
 		if req.ClientCertCN != u.Name {
 			return nil, fmt.Sprintf("client certificate is for %q", req.ClientCertCN), fail
+		}
+		if len(u.TLSCertPins) > 0 && !slices.Contains(u.TLSCertPins, req.ClientCertPin) {
+			return nil, "client certificate " + req.ClientCertPin + " is not pinned", fail
 		}
 	} else if len(req.PublicKey) > 0 {
 		method = "publickey"

@@ -61,7 +61,7 @@ func (s *Session) Hash(ctx context.Context, p, algo string, offset, length int64
 	if offset < 0 || offset > fi.Size() {
 		return nil, fmt.Errorf("core: hash %q: offset %d outside file of %d bytes: %w", vp, offset, fi.Size(), ferry.ErrInvalid)
 	}
-	if sum := s.knownSum(algo, name, offset, length, fi); sum != nil {
+	if sum := s.knownSum(ctx, algo, name, offset, length, fi); sum != nil {
 		return sum, nil
 	}
 	if length < 0 || offset+length > fi.Size() {

@@ -161,6 +161,7 @@ func (s *Session) Remove(ctx context.Context, p string) error {
 		err = fmt.Errorf("core: delete %q: %w", vp, err)
 	} else if fi.Mode().IsRegular() {
 		s.recordUsage(ctx, name, -fi.Size(), -1)
+		s.dropSum(ctx, name)
 	}
 	return s.opDone(ferry.EventDelete, vp, "", err)
 }
@@ -204,7 +205,11 @@ func (s *Session) rename(ctx context.Context, vf, nf, vt, nt string) error {
 			return err
 		}
 	}
-	return mapErr(s.fs.Rename(ctx, nf, nt))
+	if err := s.fs.Rename(ctx, nf, nt); err != nil {
+		return mapErr(err)
+	}
+	s.moveSum(ctx, nf, nt)
+	return nil
 }
 
 // overwriteAllowed checks that an existing file at vp may be replaced.
@@ -240,9 +245,12 @@ func (s *Session) Chtimes(ctx context.Context, p string, atime, mtime time.Time)
 	if atime.IsZero() {
 		atime = mtime
 	}
+	before, _ := s.fs.Stat(ctx, name)
 	err = s.fs.Chtimes(ctx, name, atime, mtime)
 	if err != nil {
 		err = fmt.Errorf("core: chtimes %q: %w", vp, err)
+	} else {
+		s.touchSum(ctx, name, before, mtime)
 	}
 	return s.opDone(ferry.EventChtimes, vp, "", err)
 }
