@@ -19,11 +19,8 @@ func CertPin(der []byte) string {
 // as openssl prints it ("sha256 Fingerprint=AB:CD:…").
 func ParseCertPin(s string) (string, error) {
 	v := strings.TrimSpace(s)
-	if i := strings.LastIndexAny(v, "=:"); i >= 0 && strings.HasPrefix(strings.ToLower(v), "sha256") {
-		// "sha256:…" or "SHA256 Fingerprint=…": drop the label.
-		if j := strings.IndexAny(v, "=:"); j >= 0 {
-			v = v[j+1:]
-		}
+	if j := strings.IndexAny(v, "=:"); j >= 0 && strings.HasPrefix(strings.ToLower(v), "sha256") {
+		v = v[j+1:] // "sha256:…" or "SHA256 Fingerprint=…": drop the label
 	}
 	v = strings.ToLower(strings.ReplaceAll(v, ":", ""))
 	if b, err := hex.DecodeString(v); err != nil || len(b) != sha256.Size {
