@@ -154,6 +154,21 @@ func (l adminLocations) CheckLocation(v *ferry.Location) error {
 	if u.HasPass {
 		return fmt.Errorf("%w: the url must not hold a password", ferry.ErrInvalid)
 	}
+	return CheckFailover(context.Background(), l.a.store, v)
+}
+
+// CheckFailover checks that a location's failover names another stored
+// location. Errors wrap ferry.ErrInvalid.
+func CheckFailover(ctx context.Context, locs transfer.LocationSource, v *ferry.Location) error {
+	if v.Failover == "" {
+		return nil
+	}
+	if v.Failover == v.Name {
+		return fmt.Errorf("%w: location %q: failover: a location cannot be its own backup", ferry.ErrInvalid, v.Name)
+	}
+	if _, err := locs.GetLocation(ctx, v.Failover); err != nil {
+		return fmt.Errorf("%w: location %q: failover %q: %w", ferry.ErrInvalid, v.Name, v.Failover, err)
+	}
 	return nil
 }
 

@@ -35,14 +35,15 @@ func newLocationCmd(e *env) *cobra.Command {
 
 func newLocationAddCmd(e *env) *cobra.Command {
 	var (
-		pwStdin, insecure, active bool
-		identity, hostKey, desc   string
+		pwStdin, insecure, active         bool
+		identity, hostKey, desc, failover string
 	)
 	add := &cobra.Command{
 		Use:   "add NAME URL",
 		Short: "Store a location: a URL (ftp://, ftps://, ftps-implicit://, sftp://, webdav(s)://, https://, or a local folder) and its credentials, sealed",
 		Example: `  ferry location add bank ftps://acme@ftp.bank.example/ --password-stdin < pw.txt
-  ferry location add partner sftp://ferry@sftp.partner.example:22/ --identity ~/.ssh/id_ed25519 --host-key SHA256:…`,
+  ferry location add partner sftp://ferry@sftp.partner.example:22/ --identity ~/.ssh/id_ed25519 --host-key SHA256:…
+  ferry location add erp sftp://ferry@erp1.example/ --identity erp.key --failover erp-dr`,
 		Args: exactArgs(2, "NAME URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			name, url := args[0], args[1]
@@ -54,7 +55,7 @@ func newLocationAddCmd(e *env) *cobra.Command {
 				return usagef("location add: the URL holds a password; give it with --password-stdin instead")
 			}
 			loc := &ferry.Location{Name: name, URL: url, Auth: ferry.AuthNone, HostKey: hostKey, Insecure: insecure,
-				Active: active, Description: desc}
+				Active: active, Description: desc, Failover: failover}
 			var password, key string
 			if pwStdin {
 				line, err := bufio.NewReader(e.stdin).ReadString('\n')
@@ -85,6 +86,9 @@ func newLocationAddCmd(e *env) *cobra.Command {
 						loc.Password = box.Seal(password, transfer.SecretAD(name, "password"))
 					}
 				}
+				if err := checkFailover(c, a, loc); err != nil {
+					return err
+				}
 				if err := a.Store().CreateLocation(c.Context(), loc); err != nil {
 					return err
 				}
@@ -100,6 +104,7 @@ func newLocationAddCmd(e *env) *cobra.Command {
 	f.BoolVar(&insecure, "insecure", false, "accept any TLS certificate and any SSH host key (test servers only)")
 	f.BoolVar(&active, "ftp-active", false, "FTP active mode (PORT/EPRT) instead of passive")
 	f.StringVar(&desc, "description", "", "free text")
+	f.StringVar(&failover, "failover", "", "a backup location (stored first) used when this one cannot be reached or refuses the login")
 	return add
 }
 
@@ -150,6 +155,7 @@ func newLocationShowCmd(e *env) *cobra.Command {
 					{"password", mask(l.Password)}, {"private key", mask(l.PrivateKey)},
 					{"host key", cmpOr(l.HostKey, "- (trust on first use: "+a.KnownHosts()+")")},
 					{"insecure", fmt.Sprint(l.Insecure)}, {"ftp active", fmt.Sprint(l.Active)},
+					{"failover", cmpOr(l.Failover, "-")},
 					{"description", l.Description}, {"updated", l.UpdatedAt.Format("2006-01-02 15:04:05Z07:00")},
 				} {
 					fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
@@ -244,7 +250,7 @@ func (e *env) locationArgs(c *cobra.Command, args []string, ro remote.Options) (
 func newLocationSetCmd(e *env) *cobra.Command {
 	var (
 		pwStdin, noPassword, noIdentity, insecure, active bool
-		url, identity, hostKey, desc                      string
+		url, identity, hostKey, desc, failover            string
 	)
 	set := &cobra.Command{
 		Use:   "set NAME [flags]",
@@ -303,6 +309,12 @@ func newLocationSetCmd(e *env) *cobra.Command {
 				if fl.Changed("description") {
 					loc.Description = desc
 				}
+				if fl.Changed("failover") {
+					loc.Failover = failover
+					if err := checkFailover(c, a, loc); err != nil {
+						return err
+					}
+				}
 				if noPassword {
 					loc.Password = ""
 				}
@@ -351,5 +363,17 @@ func newLocationSetCmd(e *env) *cobra.Command {
 	f.BoolVar(&insecure, "insecure", false, "accept any TLS certificate and any SSH host key")
 	f.BoolVar(&active, "ftp-active", false, "FTP active mode")
 	f.StringVar(&desc, "description", "", "free text")
+	f.StringVar(&failover, "failover", "", "a backup location used when this one fails; \"\" removes it")
 	return set
+}
+
+// checkFailover refuses a failover that names no stored location.
+func checkFailover(c *cobra.Command, a *app.App, loc *ferry.Location) error {
+	if loc.Failover == "" {
+		return nil
+	}
+	if err := app.CheckFailover(c.Context(), a.Store(), loc); err != nil {
+		return usagef("--failover: %v", err)
+	}
+	return nil
 }

@@ -50,7 +50,12 @@ type Location struct {
 	// Insecure skips TLS certificate and SSH host key checks.
 	Insecure bool `json:"insecure,omitempty"`
 	// Active uses FTP active mode instead of passive.
-	Active      bool      `json:"active,omitempty"`
+	Active bool `json:"active,omitempty"`
+	// Failover names a backup location dialled, with its own URL and
+	// credentials, when this one cannot be reached or refuses the login;
+	// paths under this location's URL map to the same paths under the
+	// backup's. One level: the backup's own failover is not followed.
+	Failover    string    `json:"failover,omitempty"`
 	Description string    `json:"description,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
@@ -86,6 +91,14 @@ func (l *Location) Validate() error {
 	for _, s := range []string{l.Password, l.PrivateKey} {
 		if s != "" && !strings.HasPrefix(s, SealedPrefix) {
 			return fmt.Errorf("%w: location %q: secrets must be sealed before they are stored", ErrInvalid, l.Name)
+		}
+	}
+	if l.Failover != "" {
+		if err := ValidateName("location", l.Failover); err != nil {
+			return fmt.Errorf("location %q: failover: %w", l.Name, err)
+		}
+		if l.Failover == l.Name {
+			return fmt.Errorf("%w: location %q: failover: a location cannot be its own backup", ErrInvalid, l.Name)
 		}
 	}
 	if l.HostKey != "" && !strings.HasPrefix(l.HostKey, "SHA256:") {

@@ -13,6 +13,7 @@ type locationOptions struct {
 	HostKey  string `json:"host_key,omitempty"`
 	Insecure bool   `json:"insecure,omitempty"`
 	Active   bool   `json:"active,omitempty"`
+	Failover string `json:"failover,omitempty"`
 }
 
 // Locations keep their secrets sealed: ferry.Location.Validate refuses a
@@ -31,7 +32,7 @@ var locationRecord = &record[ferry.Location]{
 		if err := cmp.Or(checkText("url", v.URL), checkText("description", v.Description), checkText("host key", v.HostKey)); err != nil {
 			return nil, err
 		}
-		opts, err := jsonArg(locationOptions{HostKey: v.HostKey, Insecure: v.Insecure, Active: v.Active})
+		opts, err := jsonArg(locationOptions{HostKey: v.HostKey, Insecure: v.Insecure, Active: v.Active, Failover: v.Failover})
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ func (c locationOptionsCol) Scan(src any) error {
 	if err := (jsonCol{&o}).Scan(src); err != nil {
 		return fmt.Errorf("location options: %w", err)
 	}
-	c.l.HostKey, c.l.Insecure, c.l.Active = o.HostKey, o.Insecure, o.Active
+	c.l.HostKey, c.l.Insecure, c.l.Active, c.l.Failover = o.HostKey, o.Insecure, o.Active, o.Failover
 	return nil
 }
 

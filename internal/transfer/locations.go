@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/remote"
@@ -45,11 +46,13 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	cache map[string]resolved
+	down  map[string]time.Time // locations whose dial failed → skip until
 }
 
 type resolved struct {
-	base remote.Location
-	opts remote.Options
+	base     remote.Location
+	opts     remote.Options
+	failover string // the backup location's name
 }
 
 // Parse reads a location reference, a URL or a local path.
@@ -120,7 +123,7 @@ func (r *Resolver) lookup(ctx context.Context, name string) (resolved, error) {
 			o.Identity = []byte(key)
 		}
 	}
-	res = resolved{base: base, opts: o}
+	res = resolved{base: base, opts: o, failover: loc.Failover}
 	r.mu.Lock()
 	if r.cache == nil {
 		r.cache = map[string]resolved{}
@@ -130,13 +133,20 @@ func (r *Resolver) lookup(ctx context.Context, name string) (resolved, error) {
 	return res, nil
 }
 
-// Dial connects to a location: with its stored credentials when it came
-// from a reference, else with Base.
-func (r *Resolver) Dial(ctx context.Context, l remote.Location) (remote.FS, error) {
-	dial := r.Dialer
-	if dial == nil {
-		dial = remote.Dial
+func (r *Resolver) dial() func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
+	if r.Dialer != nil {
+		return r.Dialer
 	}
+	return remote.Dial
+}
+
+// Dial connects to a location: with its stored credentials when it came
+// from a reference, else with Base. When a stored location cannot be
+// reached or refuses the login and names a failover, its backup is dialled
+// instead (and preferred for FailoverCooldown); the connection then maps
+// the location's paths onto the backup's.
+func (r *Resolver) Dial(ctx context.Context, l remote.Location) (remote.FS, error) {
+	dial := r.dial()
 	if l.Name == "" {
 		return dial(ctx, l, r.Base)
 	}
@@ -144,10 +154,22 @@ func (r *Resolver) Dial(ctx context.Context, l remote.Location) (remote.FS, erro
 	if err != nil {
 		return nil, err
 	}
+	if res.failover != "" && r.isDown(l.Name) {
+		perr := fmt.Errorf("location %q: failed less than %v ago", l.Name, FailoverCooldown)
+		if f, err := r.dialFailover(ctx, l, res, perr); err == nil {
+			return f, nil
+		}
+	}
 	f, err := dial(ctx, l, res.opts)
 	if err != nil {
-		return nil, fmt.Errorf("location %q: %w", l.Name, err)
+		err = fmt.Errorf("location %q: %w", l.Name, err)
+		if res.failover == "" {
+			return nil, err
+		}
+		r.markDown(l.Name, ctx.Err() == nil)
+		return r.dialFailover(ctx, l, res, err)
 	}
+	r.markDown(l.Name, false)
 	return f, nil
 }
 

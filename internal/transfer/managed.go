@@ -371,6 +371,11 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 	if res.ResumedEarlier {
 		attempts++ // the interrupted copy whose partial file this one resumed
 	}
+	if res.Failover != "" {
+		ev.Target = res.Dst
+		r.o.Logger.Warn("transfer file went through a failover location", "transfer", t.Name, "file", res.Src,
+			"dest", res.Dst, "failover", res.Failover)
+	}
 	rec := &ferry.TransferRecord{Transfer: t.Name, Source: res.Src, Dest: res.Dst, Status: ferry.TransferOK,
 		Bytes: res.Size, Attempts: attempts, Started: start, Duration: res.Elapsed, SHA256: strings.TrimPrefix(res.Hash, "sha256:")}
 	ev.Type, ev.Time, ev.Size, ev.Duration, ev.Status, ev.SHA256 = ferry.EventTransferSucceeded, r.o.Now(), res.Size, res.Elapsed, "ok", rec.SHA256

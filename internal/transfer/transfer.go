@@ -102,9 +102,13 @@ type Result struct {
 	ResumedEarlier bool
 	Hash           string // "sha256:hex" when verified by hash
 	Skipped        bool
-	Attempts       int
-	Elapsed        time.Duration
-	Err            error
+	// Failover names the backup location(s) that served in place of the
+	// source's or destination's ("" when none did); Src and Dst then show
+	// the backup's URLs.
+	Failover string
+	Attempts int
+	Elapsed  time.Duration
+	Err      error
 }
 
 // UsageError is a problem with what was asked (not with a file).
@@ -401,6 +405,10 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", j.dst, err))
 	}
+	var sfo, dfo string
+	r.Src, sfo = served(sfs, j.src)
+	r.Dst, dfo = served(dfs, j.dst)
+	r.Failover = strings.Trim(sfo+","+dfo, ",")
 	if se, err := sfs.Stat(ctx, j.src.Path); err == nil {
 		j.size, r.Size = se.Size, se.Size
 	} else {
@@ -451,7 +459,7 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 		}
 		if final.Path != j.dst.Path {
 			final.Raw = strings.TrimSuffix(j.dst.Raw, path.Base(j.dst.Path)) + path.Base(final.Path)
-			r.Dst = final.String()
+			r.Dst, _ = served(dfs, final)
 		}
 	}
 	if tmp.Path != final.Path {

@@ -1,0 +1,111 @@
+package transfer_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/ferrytest"
+	"github.com/ferrymft/ferry/internal/frontend/ftpd"
+	"github.com/ferrymft/ferry/internal/transfer"
+)
+
+// stoppableFTPD serves env over FTP until stop is called.
+func stoppableFTPD(t *testing.T, env *ferrytest.Env) (addr string, stop func()) {
+	t.Helper()
+	srv, err := ftpd.New(ftpd.Options{Engine: env.Engine, Logger: ferrytest.Logger(t), Service: "ftp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := ferrytest.Listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+			ln.Close()
+		}
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+// TestFailoverToBackupLocation delivers to a primary Ferry server, then,
+// with the primary stopped, to the backup its location names; the history
+// says which server got each file. A backup with a different root gets
+// the same relative path.
+func TestFailoverToBackupLocation(t *testing.T) {
+	t.Parallel()
+	primary := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
+	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
+	pAddr, stopPrimary := stoppableFTPD(t, primary)
+	bAddr, _ := stoppableFTPD(t, backup)
+
+	src := t.TempDir()
+	if err := os.MkdirAll(backup.Home("carol", "dr"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, box := newMemStore(), newBox(t)
+	st.addLocation(box, "erp", "ftp://bob@"+pAddr+"/", "pw-b")
+	st.addLocation(box, "erp-dr", "ftp://carol@"+bAddr+"/dr", "pw-c")
+	st.mu.Lock()
+	st.locs["erp"].Failover = "erp-dr"
+	st.mu.Unlock()
+	res := &transfer.Resolver{Locations: st, Secrets: box}
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: res, Settle: time.Millisecond,
+		Backoff: time.Millisecond, Logger: ferrytest.Logger(t)})
+	tr := &ferry.Transfer{Name: "push", Source: src, Dest: "location:erp/in", DeleteSource: true, Retries: 1}
+
+	write(t, src+"/a.csv", []byte("to the primary"))
+	if out, err := r.Run(t.Context(), tr); err != nil || len(out.Files) != 1 || out.Failed() != 0 {
+		t.Fatalf("run with the primary up: %+v, %v", out, err)
+	}
+	mustEqual(t, primary.Home("bob", "in", "a.csv"), []byte("to the primary"))
+
+	stopPrimary()
+	write(t, src+"/b.csv", []byte("to the backup"))
+	out, err := r.Run(t.Context(), tr)
+	if err != nil || len(out.Files) != 1 || out.Failed() != 0 {
+		t.Fatalf("run with the primary down: %+v, %v", out, err)
+	}
+	mustEqual(t, backup.Home("carol", "dr", "in", "b.csv"), []byte("to the backup"))
+	if _, err := os.Stat(primary.Home("bob", "in", "b.csv")); !os.IsNotExist(err) {
+		t.Errorf("b.csv on the stopped primary: %v", err)
+	}
+	if out.Files[0].Failover != "erp-dr" {
+		t.Errorf("result failover = %q", out.Files[0].Failover)
+	}
+	h := st.records()
+	if len(h) != 2 || !strings.Contains(h[0].Dest, pAddr) || !strings.Contains(h[1].Dest, bAddr+"/dr/in/b.csv") {
+		t.Fatalf("history does not say which server got each file: %+v", h)
+	}
+
+	// Without a failover, the primary's outage fails the file, naming it.
+	st.mu.Lock()
+	st.locs["erp"].Failover = ""
+	st.mu.Unlock()
+	res.Forget()
+	write(t, src+"/c.csv", []byte("nowhere"))
+	out, err = r.Run(t.Context(), tr)
+	if err != nil || out.Failed() != 1 || !strings.Contains(out.Files[0].Err.Error(), `"erp"`) {
+		t.Fatalf("run without failover: %+v, %v", out, err)
+	}
+}
+
+func TestLocationFailoverValidate(t *testing.T) {
+	l := ferry.Location{Name: "a", URL: "ftp://h/", Auth: ferry.AuthNone, Failover: "a"}
+	if err := l.Validate(); err == nil {
+		t.Error("a location that is its own failover was accepted")
+	}
+	l.Failover = "b"
+	if err := l.Validate(); err != nil {
+		t.Error(err)
+	}
+}
