@@ -69,6 +69,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 		CacheSize:  cfg.Users.PasswordCacheSize,
 		CacheTTL:   cfg.Users.PasswordCacheTTL.D(),
 		Usage:      usageStore{st},
+		Sums:       st,
 		Gate:       a.ev.hooks,
 		Tokens:     st,
 	}
