@@ -59,6 +59,10 @@ func (s *Server) apiFS(w http.ResponseWriter, r *http.Request) {
 			s.apiStat(w, r, sess, p)
 			return
 		}
+		if q.Has("hash") {
+			apiHash(w, r, sess, p, q.Get("hash"))
+			return
+		}
 		fi, err := sess.Stat(r.Context(), p)
 		if err != nil {
 			apiFail(w, err)

@@ -2,6 +2,8 @@ package httpd
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -183,6 +185,13 @@ func TestAPI(t *testing.T) {
 	}
 	resp, body = do(t, "GET", fsURL+"/sub/x.bin?stat", "alice", "pw", nil)
 	wantStatus(t, "stat", resp, body, http.StatusOK)
+	resp, body = do(t, "GET", fsURL+"/sub/x.bin?hash=sha256", "alice", "pw", nil)
+	wantStatus(t, "hash", resp, body, http.StatusOK)
+	if sum := sha256.Sum256([]byte("content of x.bin")); !strings.Contains(body, `"hash":"`+hex.EncodeToString(sum[:])+`"`) {
+		t.Errorf("hash reply %q", body)
+	}
+	resp, body = do(t, "GET", fsURL+"/sub/x.bin?hash=whirlpool", "alice", "pw", nil)
+	apiErr(t, "hash with an unknown algorithm", resp, body, http.StatusBadRequest, "invalid")
 	resp, body = do(t, "GET", fsURL+"/sub/x.bin", "alice", "pw", nil, "Range", "bytes=11-")
 	if resp.StatusCode != http.StatusPartialContent || body != "x.bin" {
 		t.Errorf("range GET: %d %q", resp.StatusCode, body)
