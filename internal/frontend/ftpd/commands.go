@@ -229,7 +229,7 @@ func (c *conn) cmdUser(arg string) {
 	case CertLoginCert:
 		if c.certCN != "" && arg == c.certCN {
 			// The verified certificate names this user: no password.
-			c.login(arg, core.LoginRequest{ClientCertCN: c.certCN}, 232, "authorized by certificate")
+			c.login(arg, core.LoginRequest{ClientCertCN: c.certCN, ClientCertPin: c.certPin}, 232, "authorized by certificate")
 			c.certLogin = c.sess != nil
 			return
 		}
@@ -280,7 +280,7 @@ func (c *conn) login(user string, req core.LoginRequest, code int, how string) {
 	var err error
 	if c.srv.opts.CertLogin == CertLoginCertPassword && req.Password != "" {
 		first := req
-		first.Password, first.ClientCertCN = "", c.certCN
+		first.Password, first.ClientCertCN, first.ClientCertPin = "", c.certCN, c.certPin
 		var g *core.Grant
 		if g, err = c.srv.eng.Authenticate(c.ctx, first); err == nil {
 			req.Prior = g

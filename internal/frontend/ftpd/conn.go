@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferrymft/ferry/internal/core"
+	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ftpwire"
 )
 
@@ -46,9 +47,10 @@ type conn struct {
 
 	// Protocol state, touched only by the control goroutine (and by the
 	// transfer goroutine while it owns a transfer).
-	user   string
-	certCN string // the verified client certificate's common name
-	sess   *core.Session
+	user    string
+	certCN  string // the verified client certificate's common name
+	certPin string // and its ferry.CertPin
+	sess    *core.Session
 	// certLogin: the session was opened by certificate alone (USER, 232).
 	certLogin bool
 	cwd       string
@@ -196,9 +198,10 @@ func oobInline(tc *net.TCPConn) {
 func (c *conn) setTLS(tc *tls.Conn) {
 	c.tlsCtl, c.ctl = tc, tc
 	// The client certificate, when verified against the CAs, may log in.
-	c.certCN = ""
+	c.certCN, c.certPin = "", ""
 	if cs := tc.ConnectionState(); len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
 		c.certCN = cs.PeerCertificates[0].Subject.CommonName
+		c.certPin = ferry.CertPin(cs.PeerCertificates[0].Raw)
 		c.log.Info("client certificate verified", "cn", c.certCN, "serial", cs.PeerCertificates[0].SerialNumber.String())
 	}
 	c.wmu.Lock()

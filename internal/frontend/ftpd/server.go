@@ -134,6 +134,11 @@ type Options struct {
 	ClientCerts ClientCertMode
 	ClientCAs   *x509.CertPool
 	CertLogin   CertLoginMode
+	// ClientCRLs returns the certificate revocation lists in force (it is
+	// called on every handshake, so a reload takes effect at once): a
+	// client certificate, or an intermediate, that a CRL signed by its
+	// issuer lists is refused.
+	ClientCRLs func() []*x509.RevocationList
 	// ProxyProtocol expects a PROXY protocol v1 or v2 header on every
 	// control connection; only ProxyTrusted senders (required, non-empty)
 	// are served. The header's source is the client address for core,
@@ -224,6 +229,11 @@ func New(opts Options) (*Server, error) {
 		if opts.ClientCerts == ClientCertRequired {
 			opts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 		}
+		if crls := opts.ClientCRLs; crls != nil {
+			opts.TLS.VerifyConnection = func(cs tls.ConnectionState) error { return checkRevoked(cs.VerifiedChains, crls()) }
+		}
+	} else if opts.ClientCRLs != nil {
+		return nil, errors.New("ftpd: CRLs need client certificates (optional or required)")
 	}
 	if opts.ProxyProtocol && len(opts.ProxyTrusted) == 0 {
 		return nil, errors.New("ftpd: PROXY protocol needs the trusted senders (Options.ProxyTrusted)")

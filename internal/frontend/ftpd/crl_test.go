@@ -1,0 +1,130 @@
+package ftpd
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/ferrytest"
+)
+
+// newCRLCA is a test CA that may also sign CRLs.
+func newCRLCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CRL CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// revoke returns a CRL signed by ca listing the certificates.
+func (ca *testCA) revoke(t *testing.T, number int64, certs ...tls.Certificate) *x509.RevocationList {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour)}
+	for _, c := range certs {
+		x, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: x.SerialNumber, RevocationTime: time.Now()})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crl
+}
+
+// certUser tries a certificate-only login and returns the reply code, 0
+// when the TLS handshake (or its first read, in TLS 1.3) fails.
+func certUser(t *testing.T, addr string, cert tls.Certificate, user string) int {
+	t.Helper()
+	r, err := dialRaw(addr, withCert(cert))
+	if err != nil {
+		return 0
+	}
+	defer r.close()
+	return r.cmd("USER " + user).Code
+}
+
+// TestClientCertPinsAndCRL: an account with pinned certificates logs in
+// only with one of them; a CRL (swapped at run time, as SIGHUP does)
+// refuses the certificates it lists at the handshake, also on a resumed
+// TLS session.
+func TestClientCertPinsAndCRL(t *testing.T) {
+	t.Parallel()
+	ca := newCRLCA(t)
+	alice1, alice2, bob := ca.issue(t, "alice"), ca.issue(t, "alice"), ca.issue(t, "bob")
+	env := ferrytest.NewEngine(t,
+		ferrytest.User("alice", "alice-pw", ferrytest.Perm("/=*"), func(u *ferry.User) {
+			u.TLSCertPins = []string{ferry.CertPin(alice1.Certificate[0])}
+		}),
+		ferrytest.User("bob", "bob-pw", ferrytest.Perm("/=*")))
+	var crls atomic.Pointer[[]*x509.RevocationList]
+	crls.Store(&[]*x509.RevocationList{ca.revoke(t, 1)}) // empty list
+	addr := start(t, env, Options{TLSMode: TLSExplicit, ClientCerts: ClientCertOptional, ClientCAs: ca.pool,
+		CertLogin: CertLoginCert, ClientCRLs: func() []*x509.RevocationList { return *crls.Load() }})
+
+	if got := certUser(t, addr, alice1, "alice"); got != 232 {
+		t.Errorf("alice's pinned certificate: %d, want 232", got)
+	}
+	if got := certUser(t, addr, alice2, "alice"); got != 530 {
+		t.Errorf("alice's other certificate (same CA and CN, not pinned): %d, want 530", got)
+	}
+	if got := certUser(t, addr, bob, "bob"); got != 232 {
+		t.Errorf("bob (no pins): %d, want 232", got)
+	}
+	// A session ticket issued before the revocation.
+	bobCfg := withCert(bob)
+	bobCfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	r := mustRaw(t, addr, bobCfg)
+	mustCode(t, r.cmd("USER bob"), 232, "bob before revocation")
+	r.close()
+
+	crls.Store(&[]*x509.RevocationList{ca.revoke(t, 2, bob)})
+	if got := certUser(t, addr, bob, "bob"); got != 0 {
+		t.Errorf("revoked certificate: USER got %d, want a failed handshake", got)
+	}
+	if r, err := dialRaw(addr, bobCfg); err == nil {
+		if got := r.cmd("USER bob").Code; got != 0 {
+			t.Errorf("revoked certificate on a resumed session: USER got %d, want a failed handshake", got)
+		}
+		r.close()
+	}
+	if got := certUser(t, addr, alice1, "alice"); got != 232 {
+		t.Errorf("alice after bob's revocation: %d, want 232", got)
+	}
+	// A CRL from another CA does not count.
+	other := newCRLCA(t)
+	crls.Store(&[]*x509.RevocationList{other.revoke(t, 1, bob)})
+	if got := certUser(t, addr, bob, "bob"); got != 232 {
+		t.Errorf("bob with a foreign CRL listing his serial: %d, want 232", got)
+	}
+}
