@@ -49,17 +49,35 @@ func (s *Server) basicAuth(h http.HandlerFunc, face string) http.Handler {
 		if tok, ok := bearerToken(r); ok {
 			req.Token = tok
 		} else if req.User, req.Password, ok = r.BasicAuth(); !ok {
+			// No credentials is the normal first step of the Basic
+			// challenge; credentials that cannot be read are a
+			// protocol error the defender scores.
+			if h := r.Header.Values("Authorization"); len(h) > 0 {
+				s.eng.Report(r.Context(), remote.Addr(), "protocol: malformed Authorization header")
+				s.closeIfBanned(w, remote)
+			}
 			s.unauthorized(w, r, face)
 			return
 		}
 		sess, release, err := s.auth.acquire(r.Context(), req)
 		if err != nil {
+			// core scored the failure; a client banned by it does not
+			// keep guessing on its open connection.
+			s.closeIfBanned(w, remote)
 			s.unauthorized(w, r, face)
 			return
 		}
 		defer release()
 		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
 	})
+}
+
+// closeIfBanned ends the connection after this reply once the defender
+// has banned the client: Admit refuses its next connection.
+func (s *Server) closeIfBanned(w http.ResponseWriter, remote netip.AddrPort) {
+	if s.eng.Admit(remote.Addr()) != nil {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // bearerToken returns the credentials of an "Authorization: Bearer"

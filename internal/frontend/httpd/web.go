@@ -188,6 +188,8 @@ func (s *Server) webLogin(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, ferry.ErrAuth) {
 			msg = "Sign-in is not possible right now."
 		}
+		remote, _ := addrs(r)
+		s.closeIfBanned(w, remote)
 		s.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", Err: msg, LoginUser: user})
 		return
 	}

@@ -1,0 +1,132 @@
+package httpd
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrymft/ferry/internal/auth"
+	"github.com/ferrymft/ferry/internal/core"
+	"github.com/ferrymft/ferry/internal/ferry"
+	"github.com/ferrymft/ferry/internal/ferrytest"
+)
+
+type memBans struct {
+	mu   sync.Mutex
+	bans []ferry.Ban
+}
+
+func (m *memBans) AddBan(_ context.Context, b *ferry.Ban) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bans = append(m.bans, *b)
+	return nil
+}
+
+func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) { return m.list(), nil }
+
+func (m *memBans) list() []ferry.Ban {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]ferry.Ban(nil), m.bans...)
+}
+
+// clientFrom is an HTTP client whose connections come from the loopback
+// address src.
+func clientFrom(t *testing.T, src string) *http.Client {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// TestDefenderBansHTTPClients: wrong Basic credentials and unreadable
+// Authorization headers from one address reach the defender; once banned
+// the address is refused at connect time (and its open connection is
+// closed after the reply that banned it), while 127.0.0.1 keeps working.
+func TestDefenderBansHTTPClients(t *testing.T) {
+	t.Parallel()
+	const threshold = 4
+	bans := &memBans{}
+	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
+		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: threshold})
+	}, ferrytest.User("alice", "pw"))
+	env.WriteFile(t, "alice", "a.txt", []byte("a"))
+	base := startServer(t, env)
+
+	send := func(c *http.Client, path string, hdr ...string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	for _, tc := range []struct {
+		name, src string
+		hdr       []string
+	}{
+		{"wrong password on /dav/", "127.0.0.2", []string{"Authorization", basic("alice", "wrong")}},
+		{"wrong password on /api/v1/fs/", "127.0.0.3", []string{"Authorization", basic("alice", "wrong")}},
+		{"base64 garbage", "127.0.0.4", []string{"Authorization", "Basic !!not-base64!!"}},
+		{"no colon", "127.0.0.5", []string{"Authorization", "Basic YWxpY2U="}},
+		{"unknown scheme", "127.0.0.6", []string{"Authorization", "Digest username=\"alice\""}},
+	} {
+		path := "/dav/a.txt"
+		if strings.Contains(tc.name, "/api/") {
+			path = "/api/v1/fs/a.txt"
+		}
+		c := clientFrom(t, tc.src)
+		var last *http.Response
+		for i := range threshold {
+			resp, err := send(c, path, tc.hdr...)
+			if err != nil {
+				t.Fatalf("%s: request %d: %v", tc.name, i, err)
+			}
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%s: request %d answered %s", tc.name, i, resp.Status)
+			}
+			last = resp
+		}
+		if !last.Close {
+			t.Errorf("%s: the reply that banned the address keeps the connection open", tc.name)
+		}
+		if resp, err := send(c, path, "Authorization", basic("alice", "pw")); err == nil {
+			t.Errorf("%s: banned address got %s, want the connection refused", tc.name, resp.Status)
+		}
+		if err := env.Engine.Admit(netip.MustParseAddr(tc.src)); err == nil {
+			t.Errorf("%s: %s not banned", tc.name, tc.src)
+		}
+	}
+	// No credentials at all is the challenge step every client takes.
+	c := clientFrom(t, "127.0.0.7")
+	for range threshold + 1 {
+		if resp, err := send(c, "/dav/a.txt"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("request without credentials: %v %v", resp, err)
+		}
+	}
+	resp, err := send(clientFrom(t, "127.0.0.1"), "/dav/a.txt", "Authorization", basic("alice", "pw"))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("127.0.0.1 after the others were banned: %v %v", resp, err)
+	}
+	if err := env.Engine.Admit(netip.MustParseAddr("127.0.0.7")); err != nil {
+		t.Errorf("requests without credentials got 127.0.0.7 banned: %v", err)
+	}
+	if got := bans.list(); len(got) != 5 {
+		t.Errorf("stored bans = %+v, want one per misbehaving address", got)
+	}
+}
+
+func basic(user, pw string) string {
+	req, _ := http.NewRequest(http.MethodGet, "http://x/", nil)
+	req.SetBasicAuth(user, pw)
+	return req.Header.Get("Authorization")
+}
