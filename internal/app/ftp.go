@@ -19,7 +19,7 @@ import (
 // ftpOptionKeys are the option keys an ftp service accepts (docs/ftp.md).
 var ftpOptionKeys = []string{
 	"active", "active_ip_check", "active_port20", "banner", "banner_file", "cert", "cert_login", "client_ca",
-	"client_certs", "data_timeout", "idle_timeout",
+	"client_certs", "client_crl", "data_timeout", "idle_timeout",
 	"ignore_ascii", "key", "login_message", "login_timeout", "max_connections", "max_connections_per_ip",
 	"passive_ip_check", "passive_ports", "proxy_protocol", "proxy_trusted", "public_host", "public_host_for", "session_reuse",
 	"show_user_count", "site_symlink", "tls",
@@ -62,7 +62,7 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 			return nil, err
 		}
 	}
-	if err := ftpClientCerts(o, &opts); err != nil {
+	if err := a.ftpClientCerts(o, &opts); err != nil {
 		return nil, err
 	}
 	switch v := o["session_reuse"]; v {
@@ -141,8 +141,8 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 	return ftpd.New(opts)
 }
 
-// ftpClientCerts reads client_certs, client_ca and cert_login.
-func ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
+// ftpClientCerts reads client_certs, client_ca, client_crl and cert_login.
+func (a *App) ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
 	switch v := o["client_certs"]; v {
 	case "", "off":
 	case "optional":
@@ -165,6 +165,9 @@ func ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
 		if opts.CertLogin != ftpd.CertLoginOff {
 			return fmt.Errorf("option cert_login: needs client_certs=optional or required")
 		}
+		if o["client_crl"] != "" {
+			return fmt.Errorf("option client_crl: needs client_certs=optional or required")
+		}
 		return nil
 	}
 	if opts.TLSMode == ftpd.TLSOff {
@@ -181,6 +184,11 @@ func ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
 	opts.ClientCAs = x509.NewCertPool()
 	if !opts.ClientCAs.AppendCertsFromPEM(pem) {
 		return fmt.Errorf("option client_ca: %s holds no PEM certificate", ca)
+	}
+	if f := o["client_crl"]; f != "" {
+		if opts.ClientCRLs, err = a.certs.CRL(f); err != nil {
+			return fmt.Errorf("option client_crl: %w", err)
+		}
 	}
 	return nil
 }

@@ -120,6 +120,7 @@ func ensureSelfSigned(dir string) error {
 type Certs struct {
 	mu    sync.RWMutex
 	pairs map[[2]string]*tls.Certificate
+	crls  map[string][]*x509.RevocationList // by file (crl.go)
 }
 
 // NewCerts returns an empty set.
@@ -156,7 +157,7 @@ func (c *Certs) Config(certFile, keyFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// Reload re-reads every pair; a pair that fails keeps its old value and
+// Reload re-reads every pair and CRL; one that fails keeps its old value and
 // the errors are returned together.
 func (c *Certs) Reload() error {
 	c.mu.Lock()
@@ -170,6 +171,7 @@ func (c *Certs) Reload() error {
 		}
 		c.pairs[k] = pair
 	}
+	errs = append(errs, c.reloadCRLs())
 	return errors.Join(errs...)
 }
 
