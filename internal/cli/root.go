@@ -104,6 +104,7 @@ func newRoot(e *env) *cobra.Command {
 		return nil
 	}
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	root.PersistentPostRunE = e.recordAudit
 	return root
 }
 
