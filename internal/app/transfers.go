@@ -70,6 +70,13 @@ func (a *App) transferRunner(owner string) *transfer.Runner {
 		Publish:  a.bus.Publish,
 		Owner:    owner,
 		Logger:   a.log.With("component", "transfers"),
+		Homes: func(ctx context.Context, user string) (string, error) {
+			u, err := a.store.GetUser(ctx, user)
+			if err != nil {
+				return "", err
+			}
+			return u.Home, nil
+		},
 	})
 }
 
@@ -87,12 +94,15 @@ func (a *App) startTransfers(ctx context.Context) (stop func()) {
 		Tick:   time.Second,
 		Logger: a.log.With("component", "transfers"),
 	})
+	// Completed uploads trigger on_upload transfers.
+	unsub := a.bus.Subscribe(context.WithoutCancel(ctx), "transfers", 4096, func(_ context.Context, ev ferry.Event) { s.Notify(ev) })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		s.Run(ctx)
 	}()
 	return func() {
+		unsub()
 		cancel()
 		<-done
 	}
@@ -230,8 +240,10 @@ func CheckTransfer(ctx context.Context, locs transfer.LocationSource, v *ferry.T
 			return fmt.Errorf("%w: transfer %q: cron: %w", ferry.ErrInvalid, v.Name, err)
 		}
 	}
-	if err := transfer.CheckSpec(ctx, locs, "source", v.Source); err != nil {
-		return fmt.Errorf("transfer %q: %w", v.Name, err)
+	if v.OnUpload == "" {
+		if err := transfer.CheckSpec(ctx, locs, "source", v.Source); err != nil {
+			return fmt.Errorf("transfer %q: %w", v.Name, err)
+		}
 	}
 	if err := transfer.CheckSpec(ctx, locs, "dest", v.Dest); err != nil {
 		return fmt.Errorf("transfer %q: %w", v.Name, err)

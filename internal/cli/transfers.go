@@ -50,10 +50,11 @@ func checkSpec(c *cobra.Command, st *store.Store, flag, spec string) error {
 func newTransferAddCmd(e *env) *cobra.Command {
 	var t ferry.Transfer
 	add := &cobra.Command{
-		Use:   "add NAME --from SRC --to DST [--every D | --cron 'M H DOM MON DOW' | --watch]",
+		Use:   "add NAME --from SRC --to DST [--every D | --cron 'M H DOM MON DOW' | --watch] | add NAME --on-upload USER:GLOB --to DST",
 		Short: "Define a transfer; SRC and DST are folders: location:NAME/path, a URL without password, or a local path",
 		Example: `  ferry transfer add bank-pull --from location:bank/outbox --to /srv/erp/in --pattern '*.csv' --cron '30 2 * * 1-5' --delete-source
-  ferry transfer add partner-push --from /srv/ferry/alice/out --to location:partner/in --watch --min-age 30s --archive-to /srv/sent`,
+  ferry transfer add partner-push --from /srv/ferry/alice/out --to location:partner/in --watch --min-age 30s --archive-to /srv/sent
+  ferry transfer add to-erp --on-upload 'alice:/in/*.csv' --to location:erp/inbound --delete-source`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			t.Name = args[0]
@@ -66,7 +67,7 @@ func newTransferAddCmd(e *env) *cobra.Command {
 				return err
 			}
 			return e.withStore(c, func(st *store.Store) error {
-				if err := checkSpec(c, st, "--from", t.Source); err != nil {
+				if err := checkSpec(c, st, "--from", t.Source); err != nil && t.OnUpload == "" {
 					return err
 				}
 				if err := checkSpec(c, st, "--to", t.Dest); err != nil {
@@ -91,11 +92,12 @@ func newTransferAddCmd(e *env) *cobra.Command {
 // entry of the returned map copies one flag's field from src to dst.
 func transferFlags(c *cobra.Command, t *ferry.Transfer) map[string]func(dst, src *ferry.Transfer) {
 	f := c.Flags()
-	f.StringVar(&t.Source, "from", "", "source folder (required)")
+	f.StringVar(&t.Source, "from", "", "source folder (required, except with --on-upload)")
 	f.StringVar(&t.Dest, "to", "", "destination folder (required)")
 	f.DurationVar(&t.Every, "every", 0, "run at this interval (at least 1s), from when the server starts")
 	f.StringVar(&t.Cron, "cron", "", "run on this cron schedule (5 fields, server's local time)")
-	f.BoolVar(&t.Watch, "watch", false, "watch the source: look for new files every 2s")
+	f.BoolVar(&t.Watch, "watch", false, "watch the source: a local folder is watched for changes (inotify), others are looked at every 2s")
+	f.StringVar(&t.OnUpload, "on-upload", "", "deliver each file USER uploads to Ferry matching GLOB as soon as it is complete (alice:/in/*.csv; /** for a subtree); no --from")
 	f.StringVar(&t.Pattern, "pattern", "", "only files whose name matches this glob (*.csv)")
 	f.StringArrayVar(&t.Exclude, "exclude", nil, "never pick files or folders whose name or path under --from matches this glob (repeatable)")
 	f.BoolVarP(&t.Recursive, "recursive", "r", false, "include subfolders (their structure is kept)")
@@ -113,7 +115,8 @@ func transferFlags(c *cobra.Command, t *ferry.Transfer) map[string]func(dst, src
 	return map[string]func(dst, src *ferry.Transfer){
 		"from": func(d, s *ferry.Transfer) { d.Source = s.Source }, "to": func(d, s *ferry.Transfer) { d.Dest = s.Dest },
 		"every": func(d, s *ferry.Transfer) { d.Every = s.Every }, "cron": func(d, s *ferry.Transfer) { d.Cron = s.Cron },
-		"watch": func(d, s *ferry.Transfer) { d.Watch = s.Watch }, "pattern": func(d, s *ferry.Transfer) { d.Pattern = s.Pattern },
+		"watch": func(d, s *ferry.Transfer) { d.Watch = s.Watch }, "on-upload": func(d, s *ferry.Transfer) { d.OnUpload = s.OnUpload },
+		"pattern": func(d, s *ferry.Transfer) { d.Pattern = s.Pattern },
 		"exclude": func(d, s *ferry.Transfer) { d.Exclude = s.Exclude }, "recursive": func(d, s *ferry.Transfer) { d.Recursive = s.Recursive },
 		"min-age":       func(d, s *ferry.Transfer) { d.MinAge = s.MinAge },
 		"delete-source": func(d, s *ferry.Transfer) { d.DeleteSource = s.DeleteSource },
@@ -157,11 +160,13 @@ func newTransferSetCmd(e *env) *cobra.Command {
 				// A new trigger replaces the old one.
 				switch {
 				case c.Flags().Changed("every") && t.Every > 0:
-					t.Cron, t.Watch = "", false
+					t.Cron, t.Watch, t.OnUpload = "", false, ""
 				case c.Flags().Changed("cron") && t.Cron != "":
-					t.Every, t.Watch = 0, false
+					t.Every, t.Watch, t.OnUpload = 0, false, ""
 				case c.Flags().Changed("watch") && t.Watch:
-					t.Every, t.Cron = 0, ""
+					t.Every, t.Cron, t.OnUpload = 0, "", ""
+				case c.Flags().Changed("on-upload") && t.OnUpload != "":
+					t.Every, t.Cron, t.Watch, t.Source = 0, "", false, ""
 				}
 				if c.Flags().Changed("delete-source") && t.DeleteSource {
 					t.ArchiveTo = ""
@@ -222,6 +227,8 @@ func trigger(t *ferry.Transfer) string {
 		return "cron " + t.Cron
 	case t.Watch:
 		return "watch"
+	case t.OnUpload != "":
+		return "on upload " + t.OnUpload
 	}
 	return "on demand"
 }

@@ -132,10 +132,17 @@ type Transfer struct {
 	// matching files and folders are never picked.
 	Exclude   []string `json:"exclude,omitempty"`
 	Recursive bool     `json:"recursive,omitempty"`
-	// Triggers: at most one of Every, Cron, Watch; none means on demand.
+	// Triggers: at most one of Every, Cron, Watch, OnUpload; none means
+	// on demand.
 	Every time.Duration `json:"every,omitempty"`
 	Cron  string        `json:"cron,omitempty"`
 	Watch bool          `json:"watch,omitempty"`
+	// OnUpload, "USER:GLOB", delivers each file USER uploads to a virtual
+	// path matching GLOB (path.Match; a trailing "/**" matches everything
+	// below) as soon as the upload completes. Source is then empty: the
+	// files are read from the user's home, and a run on demand (or at
+	// start, for a move or archive) picks up what matches and is left.
+	OnUpload string `json:"on_upload,omitempty"`
 	// MinAge skips files modified more recently than this.
 	MinAge time.Duration `json:"min_age,omitempty"`
 	// After success: delete the source, or move it to ArchiveTo (a
@@ -172,17 +179,27 @@ func (t *Transfer) Validate() error {
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("%w: transfer %q: %s: %s", ErrInvalid, t.Name, field, fmt.Sprintf(format, a...))
 	}
-	if t.Source == "" || t.Dest == "" {
+	if t.OnUpload != "" {
+		if _, _, err := t.UploadTrigger(); err != nil {
+			return bad("on_upload", "%v", err)
+		}
+		if t.Source != "" {
+			return bad("source", "an on_upload transfer reads the uploaded files: leave source empty")
+		}
+	} else if t.Source == "" {
+		return bad("source/dest", "both are required")
+	}
+	if t.Dest == "" {
 		return bad("source/dest", "both are required")
 	}
 	n := 0
-	for _, b := range []bool{t.Every > 0, t.Cron != "", t.Watch} {
+	for _, b := range []bool{t.Every > 0, t.Cron != "", t.Watch, t.OnUpload != ""} {
 		if b {
 			n++
 		}
 	}
 	if n > 1 {
-		return bad("trigger", "give one of every, cron and watch")
+		return bad("trigger", "give one of every, cron, watch and on_upload")
 	}
 	if t.Every < 0 || (t.Every > 0 && t.Every < time.Second) {
 		return bad("every", "%v: must be at least 1s", t.Every)
@@ -228,6 +245,47 @@ func (t *Transfer) Validate() error {
 		return bad("retries", "%d: must be 0 to 100", t.Retries)
 	}
 	return nil
+}
+
+// UploadTrigger splits OnUpload ("USER:GLOB") into the user and the glob
+// on virtual paths.
+func (t *Transfer) UploadTrigger() (user, glob string, err error) {
+	user, glob, ok := strings.Cut(t.OnUpload, ":")
+	if !ok || user == "" || !strings.HasPrefix(glob, "/") {
+		return "", "", fmt.Errorf("%q: want USER:/path/glob (alice:/in/*)", t.OnUpload)
+	}
+	if _, err := path.Match(strings.TrimSuffix(glob, "/**"), ""); err != nil {
+		return "", "", fmt.Errorf("%q: %v", glob, err)
+	}
+	return user, glob, nil
+}
+
+// MatchUpload reports whether a file user uploaded to the virtual path p
+// triggers t.
+func (t *Transfer) MatchUpload(user, p string) bool {
+	u, glob, err := t.UploadTrigger()
+	if err != nil || u != user {
+		return false
+	}
+	if dir, ok := strings.CutSuffix(glob, "/**"); ok {
+		return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	}
+	ok, _ := path.Match(glob, p)
+	return ok
+}
+
+// UploadRoot is the folder of the on_upload glob that holds no pattern
+// ("/in" for "/in/*.csv"): the folder whose layout the destination keeps.
+func (t *Transfer) UploadRoot() string {
+	_, glob, _ := t.UploadTrigger()
+	dir := path.Dir(glob)
+	if d, ok := strings.CutSuffix(glob, "/**"); ok {
+		dir = path.Clean("/" + d)
+	}
+	for strings.ContainsAny(dir, "*?[") {
+		dir = path.Dir(dir)
+	}
+	return dir
 }
 
 // Transfer file outcomes in the history.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,9 @@ type RunnerOptions struct {
 	Backoff time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Homes returns a user's home folder on local storage, where an
+	// on_upload transfer reads the uploaded files (nil: none).
+	Homes func(ctx context.Context, user string) (string, error)
 }
 
 // Runner runs managed transfers once each time it is asked: it lists the
@@ -110,7 +114,24 @@ func (r *Runner) Run(ctx context.Context, t *ferry.Transfer) (RunResult, error) 
 	if err := r.acquire(ctx, t); err != nil {
 		return RunResult{}, err
 	}
-	return r.run(ctx, t)
+	return r.run(ctx, t, nil)
+}
+
+// Deliver copies the named files of an on_upload transfer (virtual paths
+// of its user's uploads) at once: they were complete when their upload
+// committed, so no stability wait. A file gone meanwhile (moved by an
+// earlier run) is left out. It fails with ErrBusy like Run.
+func (r *Runner) Deliver(ctx context.Context, t *ferry.Transfer, files []string) (RunResult, error) {
+	if t.OnUpload == "" {
+		return RunResult{}, fmt.Errorf("transfer %q: not an on_upload transfer", t.Name)
+	}
+	if err := r.acquire(ctx, t); err != nil {
+		return RunResult{}, err
+	}
+	if files == nil {
+		files = []string{}
+	}
+	return r.run(ctx, t, files)
 }
 
 // Start takes t's lease and runs it in the background until it ends or
@@ -121,7 +142,7 @@ func (r *Runner) Start(ctx context.Context, t *ferry.Transfer, done func(RunResu
 		return err
 	}
 	go func() {
-		res, err := r.run(ctx, t)
+		res, err := r.run(ctx, t, nil)
 		if done != nil {
 			done(res, err)
 		}
@@ -140,8 +161,10 @@ func (r *Runner) acquire(ctx context.Context, t *ferry.Transfer) error {
 	return nil
 }
 
-// run runs t, whose lease is held, and releases the lease.
-func (r *Runner) run(ctx context.Context, t *ferry.Transfer) (RunResult, error) {
+// run runs t, whose lease is held, and releases the lease: files nil lists
+// the source and picks the stable files, else it copies those files (an
+// on_upload delivery).
+func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (RunResult, error) {
 	var res RunResult
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -152,7 +175,7 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer) (RunResult, error) 
 	}()
 	go r.renew(ctx, cancel, t.Name)
 
-	src, err := r.o.Resolver.Parse(ctx, t.Source)
+	src, err := r.source(ctx, t)
 	if err != nil {
 		return res, fmt.Errorf("transfer %q: source: %w", t.Name, err)
 	}
@@ -174,12 +197,16 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer) (RunResult, error) 
 	if err != nil {
 		return res, fmt.Errorf("transfer %q: %s: %w", t.Name, src, err)
 	}
-	var cands []candidate
-	if err := r.list(ctx, t, sfs, src, "", &cands); err != nil {
-		return res, fmt.Errorf("transfer %q: %w", t.Name, err)
+	var stable []candidate
+	if files != nil {
+		stable = r.named(ctx, t, sfs, src, files)
+	} else {
+		var cands []candidate
+		if err := r.list(ctx, t, sfs, src, "", &cands); err != nil {
+			return res, fmt.Errorf("transfer %q: %w", t.Name, err)
+		}
+		stable, res.Pending = r.stable(ctx, t, sfs, cands)
 	}
-	stable, pending := r.stable(ctx, t, sfs, cands)
-	res.Pending = pending
 	// Parallel workers, each with its own connections; results keep the
 	// listing's order.
 	n := min(max(t.Parallel, 1), max(len(stable), 1))
@@ -252,7 +279,7 @@ func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir r
 		}
 		if e.Dir {
 			sub := path.Join(rel, e.Name)
-			if t.Recursive && (t.ArchiveTo == "" || sub != path.Clean(t.ArchiveTo)) && (t.FailedTo == "" || sub != path.Clean(t.FailedTo)) {
+			if (t.Recursive || t.OnUpload != "") && (t.ArchiveTo == "" || sub != path.Clean(t.ArchiveTo)) && (t.FailedTo == "" || sub != path.Clean(t.FailedTo)) {
 				if err := r.list(ctx, t, f, dir.Join(e.Name), path.Join(rel, e.Name), out); err != nil {
 					return err
 				}
@@ -263,6 +290,9 @@ func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir r
 			if ok, _ := path.Match(t.Pattern, e.Name); !ok {
 				continue
 			}
+		}
+		if user, _, _ := t.UploadTrigger(); t.OnUpload != "" && !t.MatchUpload(user, path.Join(t.UploadRoot(), rel, e.Name)) {
+			continue
 		}
 		*out = append(*out, candidate{loc: dir.Join(e.Name), rel: rel, e: e})
 	}
@@ -415,4 +445,55 @@ func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c c
 		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
 	return nil
+}
+
+// source is where t reads: its Source, or for an on_upload transfer the
+// folder of its user's home that the trigger's glob starts from.
+func (r *Runner) source(ctx context.Context, t *ferry.Transfer) (remote.Location, error) {
+	if t.OnUpload == "" {
+		return r.o.Resolver.Parse(ctx, t.Source)
+	}
+	user, _, err := t.UploadTrigger()
+	if err != nil {
+		return remote.Location{}, err
+	}
+	if r.o.Homes == nil {
+		return remote.Location{}, fmt.Errorf("on_upload %s: no user homes here", t.OnUpload)
+	}
+	home, err := r.o.Homes(ctx, user)
+	if err != nil {
+		return remote.Location{}, fmt.Errorf("on_upload %s: %w", t.OnUpload, err)
+	}
+	l, err := remote.Parse(filepath.Join(home, filepath.FromSlash(t.UploadRoot())))
+	if err != nil {
+		return remote.Location{}, err
+	}
+	l.Dir = true
+	return l, nil
+}
+
+// named returns the candidates of an on_upload delivery: the uploaded
+// files that still exist and still match the trigger.
+func (r *Runner) named(ctx context.Context, t *ferry.Transfer, f remote.FS, src remote.Location, files []string) []candidate {
+	user, _, _ := t.UploadTrigger()
+	root := t.UploadRoot()
+	var out []candidate
+	for _, vp := range files {
+		rel, ok := strings.CutPrefix(path.Clean(vp), strings.TrimSuffix(root, "/")+"/")
+		if !ok || !t.MatchUpload(user, vp) || strings.HasPrefix(path.Base(vp), ".") || excluded(t, path.Dir(rel), path.Base(rel)) {
+			continue
+		}
+		l := src.Join(strings.Split(rel, "/")...)
+		e, err := f.Stat(ctx, l.Path)
+		if err != nil || e.Dir {
+			r.o.Logger.Debug("uploaded file not delivered: gone or not a file", "transfer", t.Name, "file", vp, "err", err)
+			continue
+		}
+		dir := path.Dir(rel)
+		if dir == "." {
+			dir = ""
+		}
+		out = append(out, candidate{loc: l, rel: dir, e: e})
+	}
+	return out
 }

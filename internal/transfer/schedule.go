@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,8 @@ type State struct {
 	LastErr  string // the run's error, "" when it listed and copied (files may have failed)
 	LastDone int    // files copied by the last run
 	LastFail int    // files failed in the last run
+	// Queued are uploads waiting for an on_upload delivery.
+	Queued []string
 }
 
 // Scheduler runs the stored transfers whose time has come, each in its
@@ -53,6 +56,7 @@ type Scheduler struct {
 	state   map[string]*State
 	cancels map[string]context.CancelFunc
 	wg      sync.WaitGroup
+	wake    chan struct{} // starts due runs before the next tick
 }
 
 // NewScheduler returns a Scheduler; Run starts it.
@@ -65,7 +69,8 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{o: o, defs: map[string]*ferry.Transfer{}, state: map[string]*State{}, cancels: map[string]context.CancelFunc{}}
+	return &Scheduler{o: o, defs: map[string]*ferry.Transfer{}, state: map[string]*State{}, cancels: map[string]context.CancelFunc{},
+		wake: make(chan struct{}, 1)}
 }
 
 // Run schedules until ctx ends, then waits for the runs in progress
@@ -94,6 +99,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tk.C:
+		case <-s.wake:
 		}
 	}
 }
@@ -162,6 +168,11 @@ func (s *Scheduler) first(t *ferry.Transfer) time.Time {
 		return s.o.Now()
 	case t.Cron != "":
 		return s.next(t, s.o.Now())
+	case t.OnUpload != "" && (t.DeleteSource || t.ArchiveTo != ""):
+		// Catch up with uploads made while the server was down (or
+		// whose delivery a restart cut short): a move leaves nothing
+		// already delivered to pick again.
+		return s.o.Now()
 	}
 	return time.Time{}
 }
@@ -191,10 +202,13 @@ func (s *Scheduler) startDue(ctx context.Context) {
 	defer s.mu.Unlock()
 	now := s.o.Now()
 	for name, st := range s.state {
-		if st.Running || st.Next.IsZero() || now.Before(st.Next) {
+		t := s.defs[name]
+		deliver := len(st.Queued) > 0 && !t.Disabled
+		if st.Running || (!deliver && (st.Next.IsZero() || now.Before(st.Next))) {
 			continue
 		}
-		t := s.defs[name]
+		files := st.Queued
+		st.Queued = nil
 		st.Running = true
 		rctx, cancel := context.WithCancel(ctx)
 		s.cancels[name] = cancel
@@ -202,13 +216,56 @@ func (s *Scheduler) startDue(ctx context.Context) {
 		go func() {
 			defer s.wg.Done()
 			defer cancel()
-			res, err := s.o.Runner.Run(rctx, t)
-			s.finished(t, res, err)
+			var res RunResult
+			var err error
+			if deliver {
+				res, err = s.o.Runner.Deliver(rctx, t, files)
+			} else {
+				res, err = s.o.Runner.Run(rctx, t)
+			}
+			s.finished(t, res, err, files)
 		}()
 	}
 }
 
-func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error) {
+// Notify hands the scheduler a server event: a completed upload (or a
+// rename onto a name) that an on_upload transfer's trigger matches is
+// queued for delivery, which starts at once unless that transfer is
+// running (then right after).
+func (s *Scheduler) Notify(ev ferry.Event) {
+	var p string
+	switch {
+	case ev.Type == ferry.EventUpload && ev.Status == "ok":
+		p = ev.Path
+	case ev.Type == ferry.EventRename && ev.Status == "ok":
+		p = ev.Target
+	default:
+		return
+	}
+	s.mu.Lock()
+	queued := false
+	for name, t := range s.defs {
+		st := s.state[name]
+		if st == nil || t.OnUpload == "" || t.Disabled || !t.MatchUpload(ev.User, p) || slices.Contains(st.Queued, p) {
+			continue
+		}
+		st.Queued = append(st.Queued, p)
+		queued = true
+	}
+	s.mu.Unlock()
+	if queued {
+		s.kick()
+	}
+}
+
+func (s *Scheduler) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error, files []string) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		lvl := slog.LevelWarn
 		if errors.Is(err, ErrBusy) {
@@ -225,6 +282,13 @@ func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error) {
 	}
 	st.Running = false
 	st.Runs++
+	if len(files) > 0 && (errors.Is(err, ErrBusy) || errors.Is(err, context.Canceled)) {
+		// Not delivered (the transfer is running elsewhere, or the run
+		// was stopped): keep the files for the next tick.
+		st.Queued = append(files, st.Queued...)
+	} else if len(st.Queued) > 0 {
+		defer s.kick() // uploads that came during the run
+	}
 	st.LastEnd = s.o.Now()
 	st.LastErr = ""
 	if err != nil {
