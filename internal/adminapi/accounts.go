@@ -54,6 +54,13 @@ func (s *Server) prepareUser(ctx context.Context, _ *principal, u, old *ferry.Us
 			return invalid(fmt.Sprintf("public_keys[%d]", i), err)
 		}
 	}
+	for i, pin := range u.TLSCertPins {
+		p, err := ferry.ParseCertPin(pin)
+		if err != nil {
+			return invalid(fmt.Sprintf("tls_cert_pins[%d]", i), err)
+		}
+		u.TLSCertPins[i] = p
+	}
 	if err := u.Policy.Validate(); err != nil {
 		return invalid("policy", err)
 	}

@@ -23,6 +23,8 @@ import (
 type userFlags struct {
 	home, status, expires, uploadMode, description string
 	keyFiles, groups, perms                        []string
+	certPins, certFiles                            []string
+	clearPins                                      bool
 	passwordStdin, noPassword, clearKeys           bool
 	disable, enable                                bool
 	pol                                            policyFlags
@@ -31,6 +33,8 @@ type userFlags struct {
 func (f *userFlags) register(fs *pflag.FlagSet, add bool) {
 	fs.StringVar(&f.home, "home", "", "home directory (default <users.home_root>/NAME); created when missing")
 	fs.StringArrayVar(&f.keyFiles, "public-key", nil, "file with OpenSSH authorized_keys lines (repeatable)")
+	fs.StringArrayVar(&f.certPins, "tls-cert-pin", nil, "pin a TLS client certificate by its SHA-256 fingerprint (hex, colons allowed; repeatable): certificate logins then need a pinned one")
+	fs.StringArrayVar(&f.certFiles, "tls-cert", nil, "pin the TLS client certificates in this PEM file (repeatable)")
 	fs.StringArrayVar(&f.groups, "group", nil, "group membership, in priority order (repeatable)")
 	fs.StringArrayVar(&f.perms, "perm", nil, "permission rule PATH=PERM[,PERM…], e.g. /in=list,upload (repeatable; rights: "+strings.Join(ferry.PermNames(), ",")+",all,none)")
 	fs.StringVar(&f.status, "status", "", "account status: active or disabled")
@@ -45,6 +49,7 @@ func (f *userFlags) register(fs *pflag.FlagSet, add bool) {
 		fs.BoolVar(&f.noPassword, "no-password", false, "no password: public key login only")
 	} else {
 		fs.BoolVar(&f.clearKeys, "clear-public-keys", false, "remove every public key (before adding --public-key ones)")
+		fs.BoolVar(&f.clearPins, "clear-tls-cert-pins", false, "remove every pinned certificate (before adding --tls-cert-pin/--tls-cert ones)")
 	}
 }
 
@@ -66,6 +71,9 @@ func (f *userFlags) apply(fs *pflag.FlagSet, u *ferry.User) error {
 			return err
 		}
 		u.PublicKeys = append(u.PublicKeys, keys...)
+	}
+	if err := f.applyPins(u); err != nil {
+		return err
 	}
 	if fs.Changed("group") {
 		u.Groups = nil
@@ -394,6 +402,9 @@ func printUser(w io.Writer, u *ferry.User) {
 		if ak, err := auth.ParseAuthorizedKey(k); err == nil {
 			fmt.Fprintf(tw, "public key:\t%s %s %s\n", ak.Type, ak.Fingerprint(), ak.Comment)
 		}
+	}
+	for _, p := range u.TLSCertPins {
+		fmt.Fprintf(tw, "tls cert pin:\tsha256:%s\n", p)
 	}
 	if u.Description != "" {
 		fmt.Fprintf(tw, "description:\t%s\n", u.Description)
