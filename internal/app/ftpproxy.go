@@ -47,6 +47,8 @@ func (a *App) ftpProxyFactory(svc ferry.Service) (servicemgr.Runner, error) {
 	if a.def != nil {
 		opts.Banned = a.def.Banned
 	}
+	opts.Report = a.eng.Report
+	opts.Events = a.bus.Publish
 	return ftpproxy.New(opts)
 }
 

@@ -26,6 +26,12 @@ const (
 	EventServiceFailed  EventType = "service_failed"
 	EventAdminChange    EventType = "admin_change"
 	EventPasswordChange EventType = "password_change" // a user changed their own password
+	// The FTP proxy's sessions (internal/ftpproxy): a client connected
+	// (Status "ok", or why it was refused), disconnected, and one data
+	// connection finished (Size bytes, Target the direction).
+	EventProxyConnect    EventType = "proxy_connect"
+	EventProxyDisconnect EventType = "proxy_disconnect"
+	EventProxyData       EventType = "proxy_data"
 )
 
 // Event is one thing that happened, as published on the bus. Fields that do

@@ -75,6 +75,7 @@ var EventTypes = []EventType{
 	EventMkdir, EventRmdir, EventChmod, EventChtimes, EventSymlink, EventBan, EventUnban,
 	EventServiceStarted, EventServiceStopped, EventServiceFailed, EventAdminChange,
 	EventTransferStarted, EventTransferSucceeded, EventTransferFailed, EventPasswordChange,
+	EventProxyConnect, EventProxyDisconnect, EventProxyData,
 }
 
 // Validate checks a rule before it is stored; the error names the field.

@@ -21,6 +21,7 @@ var transferVerbs = map[string]bool{
 func (s *session) onCommand(ev cmdEvent) bool {
 	if ev.err != nil {
 		if errors.Is(ev.err, ftpwire.ErrBadCommand) || errors.Is(ev.err, ftpwire.ErrLineTooLong) {
+			s.protocolError()
 			return s.reply(500, "Syntax error, command unrecognized.")
 		}
 		s.log.Debug("client connection", "err", ev.err)
@@ -92,6 +93,7 @@ func (s *session) checkUser(arg string) (string, bool) {
 	}
 	if s.opts.AnonymousOnly && !isAnonymous(user) {
 		s.log.Warn("non-anonymous login refused", "user", user)
+		s.srv.report(s.ctx, s.clientIP, ReportRefused)
 		s.reply(530, "Only anonymous logins are allowed through this proxy.")
 		return "", false
 	}
@@ -132,6 +134,7 @@ func (s *session) cmdAuth(arg string) bool {
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		s.log.Warn("TLS handshake with client", "err", err)
+		s.protocolError()
 		return false
 	}
 	s.client = tc
@@ -377,6 +380,7 @@ func (s *session) preLogin(ctx context.Context) bool {
 		}
 		if ev.err != nil {
 			if errors.Is(ev.err, ftpwire.ErrBadCommand) || errors.Is(ev.err, ftpwire.ErrLineTooLong) {
+				s.protocolError()
 				if !s.writeReply(500, "Syntax error, command unrecognized.") {
 					return false
 				}
@@ -434,6 +438,7 @@ func (s *session) forwardUser(ctx context.Context, arg string) (connected, ok bo
 	}
 	if s.opts.AnonymousOnly && !isAnonymous(user) {
 		s.log.Warn("non-anonymous login refused", "user", user)
+		s.srv.report(s.ctx, s.clientIP, ReportRefused)
 		return false, s.writeReply(530, "Only anonymous logins are allowed through this proxy.")
 	}
 	greet, err := s.dialBackend(ctx, host, port)

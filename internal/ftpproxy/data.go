@@ -102,6 +102,12 @@ type dataConn struct {
 type dataDone struct {
 	d   *dataConn
 	err error
+	// Set once data moved: the direction (client_to_server or
+	// server_to_client), bytes, time and the two connections' far ends.
+	dir            string
+	n              int64
+	dur            time.Duration
+	client, server netip.AddrPort
 }
 
 // start runs the data connection in the background and reports to done.
@@ -163,7 +169,8 @@ func (d *dataConn) run(ctx context.Context, timeout time.Duration, log *slog.Log
 	// waits for it before closing its end.
 	log.Info("data connection closed", "direction", dir, "bytes", first.n,
 		"duration", time.Since(start).Round(time.Millisecond), "err", errString(first.err))
-	report(dataDone{d: d, err: first.err})
+	report(dataDone{d: d, err: first.err, dir: dir, n: first.n, dur: time.Since(start),
+		client: addrPort(cc.RemoteAddr()), server: addrPort(bc.RemoteAddr())})
 	if first.err != nil {
 		cc.Close()
 		bc.Close()

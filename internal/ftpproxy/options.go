@@ -1,6 +1,7 @@
 package ftpproxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferrymft/ferry/internal/ferry"
 )
 
 // Mode is how the proxy chooses the backend server.
@@ -132,6 +135,15 @@ type Options struct {
 	AllowClients, DenyClients []netip.Prefix
 	// Banned, when set, refuses clients the defender has banned.
 	Banned func(netip.Addr) bool
+	// Report, when set, scores a client's misbehaviour with the defender
+	// (core's Engine.Report): protocol errors before login, connections
+	// closed without a login attempt, refused addresses and users, logins
+	// the server refused. why is one of the Report* constants.
+	Report func(ctx context.Context, addr netip.Addr, why string)
+	// Events, when set, receives the proxy's events (app: the event bus):
+	// proxy_connect, login and login_failed as seen through the proxy,
+	// proxy_data per data connection, proxy_disconnect. It must not block.
+	Events func(ferry.Event)
 
 	// SourceAddr is the local address for connections to backends
 	// (control and active-mode data listeners); invalid is any.

@@ -94,12 +94,14 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	ip := remote.Addr().Unmap()
 	refuse := func(code int, why, text string) {
 		log.Warn("connection refused", "reason", why)
+		s.publish(ferry.Event{Type: ferry.EventProxyConnect, Remote: remote.String(), Status: "refused: " + why})
 		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		_ = ftpwire.WriteReply(nc, code, text)
 	}
 	switch {
 	case !clientAllowed(s.opts.AllowClients, s.opts.DenyClients, ip):
 		refuse(421, "client address not allowed", "Service not available for your address.")
+		s.report(ctx, ip, ReportRefused)
 		return
 	case s.opts.Banned != nil && s.opts.Banned(ip):
 		refuse(421, "client address banned", "Service not available for your address.")
@@ -111,7 +113,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	}
 	defer s.release(ip)
 	sess := &session{srv: s, opts: &s.opts, id: id, log: log, client: nc, clientIP: ip,
-		clientLocal: addrPort(nc.LocalAddr())}
+		clientRemote: remote, clientLocal: addrPort(nc.LocalAddr())}
 	sess.run(ctx)
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ftpwire"
 )
 
@@ -35,13 +36,14 @@ type session struct {
 	id   string
 	log  *slog.Logger
 
-	client      net.Conn // *tls.Conn after AUTH TLS
-	clientIP    netip.Addr
-	clientLocal netip.AddrPort
-	clientTLS   bool
-	clientProt  bool // PROT P: data connections to the client in TLS
-	clientPBSZ  bool
-	epsvAll     bool
+	client       net.Conn // *tls.Conn after AUTH TLS
+	clientIP     netip.Addr
+	clientRemote netip.AddrPort
+	clientLocal  netip.AddrPort
+	clientTLS    bool
+	clientProt   bool // PROT P: data connections to the client in TLS
+	clientPBSZ   bool
+	epsvAll      bool
 
 	backend       net.Conn
 	backendR      *bufio.Reader
@@ -51,8 +53,9 @@ type session struct {
 	backendTLS    *tls.Config // nil: clear control connection
 	backendProt   bool
 
-	user     string
-	loggedIn bool
+	user       string
+	loggedIn   bool
+	triedLogin bool // a PASS reached the server
 
 	cmds     chan cmdEvent
 	resume   chan *bufio.Reader // after an AUTH command: the reader to go on with (nil: same)
@@ -105,6 +108,10 @@ func (s *session) run(ctx context.Context) {
 	s.done = make(chan struct{})
 	s.active = map[*dataConn]bool{}
 	s.log.Info("client connected", "local", s.clientLocal.String(), "mode", s.opts.Mode.String())
+	connect := s.event(ferry.EventProxyConnect)
+	connect.Detail = "local=" + s.clientLocal.String()
+	s.srv.publish(connect)
+	dialled := false // the client got a chance to log in
 	defer func() {
 		close(s.done)
 		for d := range s.active {
@@ -119,11 +126,19 @@ func (s *session) run(ctx context.Context) {
 		s.client.Close()
 		s.log.Info("client disconnected", "user", s.user, "server", s.backendRemote.String(),
 			"duration", time.Since(start).Round(time.Millisecond))
+		ev := s.event(ferry.EventProxyDisconnect)
+		ev.Duration = time.Since(start)
+		s.srv.publish(ev)
+		if dialled && s.user == "" && !s.triedLogin && ctx.Err() == nil {
+			s.srv.report(ctx, s.clientIP, ReportNoAuth)
+		}
 	}()
 	go s.readClient(bufio.NewReader(s.client))
+	dialled = s.opts.Mode == Forward // the proxy itself asks for USER
 	if !s.open(ctx) {
 		return
 	}
+	dialled = true
 	s.loop(ctx)
 }
 
@@ -255,6 +270,7 @@ func (s *session) onDataDone(dd dataDone) bool {
 	}
 	d.finished = true
 	delete(s.active, d)
+	s.dataEvent(dd)
 	if dd.err != nil {
 		s.log.Warn("data connection failed", "err", dd.err)
 		if s.data == d {
@@ -330,6 +346,7 @@ func (s *session) finish(p *pending, rep ftpwire.Reply) bool {
 			s.loggedIn = true
 			s.log.Info("logged in", "user", s.user, "server", s.backendRemote.String())
 		}
+		s.loginResult(rep.Code)
 	case pendQuit:
 		s.writeRaw(appendReply(nil, rep))
 		return false

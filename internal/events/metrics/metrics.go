@@ -48,6 +48,7 @@ type Metrics struct {
 	duration  *prometheus.HistogramVec
 	bans      prometheus.Counter
 	hooks     *prometheus.CounterVec
+	proxy     proxyMetrics
 }
 
 // New registers every metric.
@@ -69,6 +70,7 @@ func New(opts Options) *Metrics {
 	m.hooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_hook_runs_total",
 		Help: "Rule actions run (exec) or delivery attempts (webhook), by action, rule and result (ok, failed, dead)."},
 		[]string{"action", "rule", "result"})
+	m.proxy = newProxyMetrics(m.reg)
 	m.reg.MustRegister(m.events, m.logins, m.bytes, m.transfers, m.duration, m.bans, m.hooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&live{opts: opts})
@@ -103,6 +105,8 @@ func (m *Metrics) Handle(_ context.Context, ev ferry.Event) {
 		m.duration.WithLabelValues(proto, dir).Observe(ev.Duration.Seconds())
 	case ferry.EventBan:
 		m.bans.Inc()
+	case ferry.EventProxyConnect, ferry.EventProxyDisconnect, ferry.EventProxyData:
+		m.proxy.handle(ev)
 	}
 }
 
