@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -28,10 +29,15 @@ type SchedulerOptions struct {
 	// (default 1s).
 	Tick time.Duration
 	// WatchInterval is how often a --watch transfer looks at its source
-	// (default 2s).
+	// when it cannot be watched (not a local folder, or not on Linux), and
+	// while files it saw are not yet stable (default 2s).
 	WatchInterval time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// WatchRescan is how often a --watch transfer whose local source is
+	// watched through inotify looks anyway, in case a change was missed
+	// (default 1m).
+	WatchRescan time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // State is what the scheduler knows about one transfer.
@@ -43,6 +49,10 @@ type State struct {
 	LastErr  string // the run's error, "" when it listed and copied (files may have failed)
 	LastDone int    // files copied by the last run
 	LastFail int    // files failed in the last run
+	// Watching: the source is watched for changes (inotify), not polled.
+	Watching bool
+	Pending  int  // files the last run left (still changing, too young)
+	changed  bool // a change was seen during the run
 	// Queued are uploads waiting for an on_upload delivery.
 	Queued []string
 }
@@ -55,6 +65,7 @@ type Scheduler struct {
 	defs    map[string]*ferry.Transfer
 	state   map[string]*State
 	cancels map[string]context.CancelFunc
+	watches map[string]context.CancelFunc // --watch transfers' watchers
 	wg      sync.WaitGroup
 	wake    chan struct{} // starts due runs before the next tick
 }
@@ -69,8 +80,9 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.WatchRescan = cmp.Or(o.WatchRescan, time.Minute)
 	return &Scheduler{o: o, defs: map[string]*ferry.Transfer{}, state: map[string]*State{}, cancels: map[string]context.CancelFunc{},
-		wake: make(chan struct{}, 1)}
+		watches: map[string]context.CancelFunc{}, wake: make(chan struct{}, 1)}
 }
 
 // Run schedules until ctx ends, then waits for the runs in progress
@@ -140,6 +152,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			s.state[t.Name] = st
 		}
 		st.Next = s.first(t)
+		s.watch(ctx, t)
 		if c := s.cancels[t.Name]; t.Disabled && c != nil {
 			// Paused: stop the run in progress; its partial file is
 			// resumed when the transfer is resumed.
@@ -150,6 +163,10 @@ func (s *Scheduler) reload(ctx context.Context) error {
 		if !seen[name] {
 			delete(s.defs, name)
 			delete(s.state, name)
+			if c := s.watches[name]; c != nil {
+				c()
+				delete(s.watches, name)
+			}
 			if c := s.cancels[name]; c != nil {
 				c()
 			}
@@ -185,6 +202,12 @@ func (s *Scheduler) next(t *ferry.Transfer, end time.Time) time.Time {
 	case t.Every > 0:
 		return end.Add(t.Every)
 	case t.Watch:
+		if st := s.state[t.Name]; st != nil && st.Watching && st.Pending == 0 && !st.changed {
+			return end.Add(s.o.WatchRescan)
+		}
+		if st := s.state[t.Name]; st != nil && st.changed {
+			return end
+		}
 		return end.Add(s.o.WatchInterval)
 	case t.Cron != "":
 		c, err := ParseCron(t.Cron)
@@ -210,6 +233,7 @@ func (s *Scheduler) startDue(ctx context.Context) {
 		files := st.Queued
 		st.Queued = nil
 		st.Running = true
+		st.changed = false
 		rctx, cancel := context.WithCancel(ctx)
 		s.cancels[name] = cancel
 		s.wg.Add(1)
@@ -296,6 +320,7 @@ func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error, files 
 	}
 	st.LastFail = res.Failed()
 	st.LastDone = len(res.Files) - st.LastFail
+	st.Pending = res.Pending
 	if cur := s.defs[t.Name]; cur != nil && cur.Version == t.Version {
 		st.Next = s.next(t, st.LastEnd)
 		if soon := st.LastEnd.Add(s.o.WatchInterval); errors.Is(err, ErrBusy) && !st.Next.IsZero() && soon.Before(st.Next) {
@@ -304,4 +329,67 @@ func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error, files 
 			st.Next = soon
 		}
 	}
+}
+
+// watch starts (or restarts, or stops) the watcher of a --watch transfer
+// whose source is a local folder; s.mu is held. A source that cannot be
+// watched is polled every WatchInterval instead.
+func (s *Scheduler) watch(ctx context.Context, t *ferry.Transfer) {
+	if c := s.watches[t.Name]; c != nil {
+		c()
+		delete(s.watches, t.Name)
+	}
+	if st := s.state[t.Name]; st != nil {
+		st.Watching = false
+	}
+	if !t.Watch || t.Disabled {
+		return
+	}
+	src, err := s.o.Runner.o.Resolver.Parse(ctx, t.Source)
+	if err != nil || src.Scheme != "file" {
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	s.watches[t.Name] = cancel
+	skip := func(rel string) bool {
+		return (t.ArchiveTo != "" && rel == path.Clean(t.ArchiveTo)) || (t.FailedTo != "" && rel == path.Clean(t.FailedTo))
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := watchDir(wctx, src.Path, t.Recursive, skip, func() { s.setWatching(t, true) }, func() { s.changed(t.Name) })
+		s.setWatching(t, false)
+		if err != nil && wctx.Err() == nil {
+			s.o.Logger.Info("transfer source not watched; looking at it every "+s.o.WatchInterval.String(),
+				"transfer", t.Name, "source", src.Path, "err", err)
+		}
+	}()
+}
+
+func (s *Scheduler) setWatching(t *ferry.Transfer, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.state[t.Name]; st != nil && s.defs[t.Name] != nil && s.defs[t.Name].Version == t.Version {
+		st.Watching = on
+		if !on && !st.Running && !st.Next.IsZero() {
+			st.Next = s.o.Now() // back to polling from now
+		}
+	}
+}
+
+// changed is told by a watcher that something landed in a transfer's
+// source: it runs now, or again right after the run in progress.
+func (s *Scheduler) changed(name string) {
+	s.mu.Lock()
+	st, t := s.state[name], s.defs[name]
+	if st == nil || t == nil || t.Disabled {
+		s.mu.Unlock()
+		return
+	}
+	st.changed = true
+	if !st.Running {
+		st.Next = s.o.Now()
+	}
+	s.mu.Unlock()
+	s.kick()
 }
