@@ -89,6 +89,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 		Events:    a.bus,
 		Logger:    log,
 		Sessions:  a.eng.CountService,
+		Kick:      a.kickService,
+		Grace:     cfg.Services.StopGrace.D(),
 	})
 	if err != nil {
 		st.Close()
@@ -128,6 +130,18 @@ func (a *App) factories() map[ferry.ServiceKind]servicemgr.Factory {
 	m[ferry.ServiceFTPProxy] = a.ftpProxyFactory
 	m[ferry.ServiceAdmin] = a.adminFactory()
 	return m
+}
+
+// kickService disconnects the sessions of a stopped service once its
+// grace period is over.
+func (a *App) kickService(name string) int {
+	n := 0
+	for _, s := range a.eng.Sessions() {
+		if s.Service == name && a.eng.Kick(s.ID) {
+			n++
+		}
+	}
+	return n
 }
 
 type serviceSource struct{ st *store.Store }

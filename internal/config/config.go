@@ -184,6 +184,11 @@ type Services struct {
 	PollInterval Duration `yaml:"poll_interval"`
 	// ShutdownGrace is how long shutdown waits for transfers (default 30s).
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// StopGrace is how long the sessions of a service stopped, removed or
+	// restarted while the server runs may go on after its listener closes
+	// before they are disconnected (default 30s; "0s" is not allowed: use
+	// 1ms to cut them at once).
+	StopGrace Duration `yaml:"stop_grace"`
 }
 
 // Duration is a time.Duration written as "10s", "5m".
@@ -371,6 +376,9 @@ func (c *Config) ApplyDefaults(dataDir string) error {
 	if c.Services.ShutdownGrace == 0 {
 		c.Services.ShutdownGrace = Duration(30 * time.Second)
 	}
+	if c.Services.StopGrace == 0 {
+		c.Services.StopGrace = Duration(30 * time.Second)
+	}
 	return nil
 }
 
@@ -397,6 +405,7 @@ users:
 services:
   poll_interval: 1s           # how fast store changes (CLI, other nodes) apply
   shutdown_grace: 30s         # how long shutdown waits for transfers
+  stop_grace: 30s             # sessions of a stopped/removed/updated service may finish this long
 defender:                     # brute-force protection, shared by every service
   enabled: true
   threshold: 10               # scored failures from one address within window…

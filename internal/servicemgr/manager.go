@@ -48,8 +48,15 @@ type Options struct {
 	Logger    *slog.Logger
 	// Listen binds a service (default net.Listen("tcp", addr)).
 	Listen func(ctx context.Context, addr string) (net.Listener, error)
-	// Sessions counts a service's live sessions for Status (optional).
+	// Sessions counts a service's live sessions for Status and for the
+	// grace period of a stopped service (optional).
 	Sessions func(service string) int
+	// Kick disconnects every live session of a service (optional); a
+	// stopped or removed service's sessions are kicked when Grace ends.
+	Kick func(service string) int
+	// Grace is how long the sessions of a stopped, removed or restarted
+	// service may run on after its listener closes (0: cut at once).
+	Grace time.Duration
 }
 
 // Manager runs services.
@@ -59,14 +66,17 @@ type Manager struct {
 	mu      sync.Mutex
 	running map[string]*running
 	failed  map[string]failure
+	// draining holds stopped services whose sessions run on for Grace.
+	draining map[*running]struct{}
 }
 
 type running struct {
 	def    ferry.Service
-	ln     net.Listener
+	ln     *drainListener
 	cancel context.CancelFunc
 	done   chan struct{}
-	err    error // set before done closes when Serve failed
+	err    error         // set before done closes when Serve failed
+	cut    chan struct{} // closed to end a grace period at once
 }
 
 type failure struct {
@@ -108,8 +118,9 @@ func New(opts Options) (*Manager, error) {
 	return &Manager{
 		opts:    opts,
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
-		running: make(map[string]*running),
-		failed:  make(map[string]failure),
+		running:  make(map[string]*running),
+		failed:   make(map[string]failure),
+		draining: make(map[*running]struct{}),
 	}, nil
 }
 
@@ -130,7 +141,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	m.reap()
 	for name, r := range m.running {
 		if d, ok := want[name]; !ok || d.Version != r.def.Version {
-			m.stop(name, r)
+			m.stop(name, r, !ok)
 		}
 	}
 	for name, f := range m.failed {
@@ -179,13 +190,14 @@ func (m *Manager) start(ctx context.Context, def ferry.Service) {
 		fail(err)
 		return
 	}
-	ln, err := m.opts.Listen(ctx, def.Listen)
+	inner, err := m.opts.Listen(ctx, def.Listen)
 	if err != nil {
 		fail(explainBind(def.Listen, err))
 		return
 	}
+	ln := newDrainListener(inner)
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{def: def, ln: ln, cancel: cancel, done: make(chan struct{})}
+	r := &running{def: def, ln: ln, cancel: cancel, done: make(chan struct{}), cut: make(chan struct{})}
 	m.running[def.Name] = r
 	go func() {
 		defer close(r.done)
@@ -201,14 +213,58 @@ func (m *Manager) start(ctx context.Context, def ferry.Service) {
 	m.publish(ferry.Event{Type: ferry.EventServiceStarted, Service: def.Name, Detail: ln.Addr().String(), Status: "ok"})
 }
 
-// stop cancels a service and waits for its Serve to return.
-func (m *Manager) stop(name string, r *running) {
-	r.cancel()
-	r.ln.Close()
-	<-r.done
+// stop closes a service's listener at once (its port is free for another
+// service or its own restart) and leaves its sessions Grace to finish:
+// when they have all ended or Grace runs out, the sessions left are kicked
+// (unless the service runs again under the same name, a restart) and its
+// Serve is cancelled. m.mu is held.
+func (m *Manager) stop(name string, r *running, kick bool) {
 	delete(m.running, name)
-	m.log.Info("service stopped", ferry.LogService, name)
+	r.ln.drain()
+	m.draining[r] = struct{}{}
+	m.log.Info("service stopped", ferry.LogService, name, "grace", m.opts.Grace)
 	m.publish(ferry.Event{Type: ferry.EventServiceStopped, Service: name, Status: "ok"})
+	go func() {
+		m.waitSessions(name, r)
+		m.mu.Lock()
+		again := m.running[name] != nil
+		m.mu.Unlock()
+		left := m.opts.Sessions == nil || m.opts.Sessions(name) > 0
+		if kick && !again && left && m.opts.Kick != nil {
+			if n := m.opts.Kick(name); n > 0 {
+				m.log.Info("grace period over: sessions kicked", ferry.LogService, name, "sessions", n)
+			}
+		}
+		r.cancel()
+		r.ln.Close() // wakes an Accept waiting since drain
+		<-r.done
+		m.mu.Lock()
+		delete(m.draining, r)
+		m.mu.Unlock()
+	}()
+}
+
+// waitSessions returns when name has no live session, Grace has passed,
+// the service's Serve returned or its grace was cut.
+func (m *Manager) waitSessions(name string, r *running) {
+	if m.opts.Grace <= 0 || m.opts.Sessions == nil {
+		return
+	}
+	timer := time.NewTimer(m.opts.Grace)
+	defer timer.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for m.opts.Sessions(name) > 0 {
+		select {
+		case <-timer.C:
+			return
+		case <-r.done:
+			return
+		case <-r.cut:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // explainBind turns a bind error into a sentence an operator can act on.
@@ -261,12 +317,28 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration, changed func(
 	}
 }
 
-// StopAll stops every running service.
+// StopAll stops every service without a grace period and waits for them.
 func (m *Manager) StopAll() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for name, r := range m.running {
-		m.stop(name, r)
+		m.stop(name, r, true)
+	}
+	var all []*running
+	for r := range m.draining {
+		all = append(all, r)
+		r.cutOnce()
+	}
+	m.mu.Unlock()
+	for _, r := range all {
+		<-r.done
+	}
+}
+
+func (r *running) cutOnce() {
+	select {
+	case <-r.cut:
+	default:
+		close(r.cut)
 	}
 }
 
