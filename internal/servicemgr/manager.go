@@ -116,8 +116,8 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	return &Manager{
-		opts:    opts,
-		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
+		opts:     opts,
+		log:      cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		running:  make(map[string]*running),
 		failed:   make(map[string]failure),
 		draining: make(map[*running]struct{}),
