@@ -371,9 +371,25 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 	r.o.Publish(ev)
 	var res Result
 	results, err := cp.Copy(ctx, []remote.Location{c.loc}, d)
+	// A side that cannot be reached at all fails Copy before its own
+	// retries start: retry it here, with the same backoff.
+	tries, wait := 1, r.o.Backoff
+	for ; err != nil && tries <= t.Retries && remote.Transient(err) && !errors.As(err, new(UsageError)) && ctx.Err() == nil; tries++ {
+		r.o.Logger.Info("transfer: retrying a location that cannot be reached", "transfer", t.Name, "file", c.loc.String(),
+			"attempt", tries+1, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
+		results, err = cp.Copy(ctx, []remote.Location{c.loc}, d)
+	}
+	if err == nil && tries > 1 && len(results) == 1 {
+		results[0].Attempts += tries - 1
+	}
 	switch {
 	case err != nil:
-		res = Result{Src: c.loc.String(), Dst: d.String(), Err: err, Attempts: 1}
+		res = Result{Src: c.loc.String(), Dst: d.String(), Err: err, Attempts: tries}
 	case len(results) != 1:
 		res = Result{Src: c.loc.String(), Dst: d.String(), Err: fmt.Errorf("%s: %d results for one file", c.loc, len(results))}
 	default:
