@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 	"github.com/ferrymft/ferry/internal/frontend/ftpd"
+	"github.com/ferrymft/ferry/internal/remote"
 	"github.com/ferrymft/ferry/internal/transfer"
 )
 
@@ -108,4 +110,40 @@ func TestLocationFailoverValidate(t *testing.T) {
 	if err := l.Validate(); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestHostKeyMismatchIsRefusedNotFailedOver: a location whose SSH server
+// shows another host key than the pinned one fails the file with an error
+// naming the location and the mismatch; its failover is not used, so a
+// man in the middle cannot hide behind the backup.
+func TestHostKeyMismatchIsRefusedNotFailedOver(t *testing.T) {
+	t.Parallel()
+	partner := ferrytest.NewEngine(t, ferrytest.User("alice", "pw-a"))
+	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
+	sftpAddr := startSSHD(t, partner)
+	bAddr, _ := stoppableFTPD(t, backup)
+	src := t.TempDir()
+	write(t, src+"/a.csv", []byte("secret"))
+	st, box := newMemStore(), newBox(t)
+	st.addLocation(box, "partner", "sftp://alice@"+sftpAddr+"/", "pw-a")
+	st.addLocation(box, "partner-dr", "ftp://carol@"+bAddr+"/", "pw-c")
+	st.mu.Lock()
+	st.locs["partner"].Insecure = false
+	st.locs["partner"].HostKey = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	st.locs["partner"].Failover = "partner-dr"
+	st.mu.Unlock()
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box},
+		Settle: time.Millisecond, Backoff: time.Millisecond, Logger: ferrytest.Logger(t)})
+	tr := &ferry.Transfer{Name: "push", Source: src, Dest: "location:partner/in", DeleteSource: true, Retries: 2}
+	out, err := r.Run(t.Context(), tr)
+	if err != nil || out.Failed() != 1 {
+		t.Fatalf("run: %+v, %v", out, err)
+	}
+	if e := out.Files[0].Err; !errors.Is(e, remote.ErrHostKey) || !strings.Contains(e.Error(), `"partner"`) || out.Files[0].Attempts != 1 {
+		t.Errorf("error = %v after %d attempts, want a host key mismatch naming the location, not retried", e, out.Files[0].Attempts)
+	}
+	if _, err := os.Stat(backup.Home("carol", "in", "a.csv")); !os.IsNotExist(err) {
+		t.Errorf("the file went to the failover despite the host key mismatch: %v", err)
+	}
+	mustEqual(t, src+"/a.csv", []byte("secret"))
 }
