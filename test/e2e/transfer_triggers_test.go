@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type historyRow struct {
+	Transfer, Source, Dest, Status, Error string
+	Bytes                                 int64
+	Attempts                              int
+}
+
+func history(t *testing.T, s *Server, name string) []historyRow {
+	t.Helper()
+	var h []historyRow
+	if err := json.Unmarshal([]byte(s.MustFerry("transfer", "history", name, "--json")), &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestTransferFailoverLocation: two Ferry servers. Files go to the
+// primary's SFTP; once the primary is stopped they go to the backup the
+// location names (here the SFTP service of the server running the
+// transfer), and the history says where each file went.
+func TestTransferFailoverLocation(t *testing.T) {
+	t.Parallel()
+	primary := newServer(t)
+	primary.AddUser("bob", "bob-pw")
+	primary.AddService("ssh", "sftp")
+	primary.Start()
+	s := newServer(t)
+	s.AddUser("carol", "carol-pw")
+	s.AddService("ssh", "sftp")
+	s.Start()
+	pAddr, bAddr := primary.Addr("ssh"), s.Addr("ssh")
+
+	if r := s.FerryIn("carol-pw\n", "location", "add", "erp-dr", "sftp://carol@"+bAddr+"/dr", "--password-stdin"); r.Code != 0 {
+		t.Fatalf("location add erp-dr: %d %s", r.Code, r.Stderr)
+	}
+	if r := s.FerryIn("bob-pw\n", "location", "add", "erp", "sftp://bob@"+pAddr+"/", "--password-stdin", "--failover", "nope"); r.Code == 0 {
+		t.Fatalf("a failover naming no location was accepted")
+	}
+	if r := s.FerryIn("bob-pw\n", "location", "add", "erp", "sftp://bob@"+pAddr+"/", "--password-stdin", "--failover", "erp-dr"); r.Code != 0 {
+		t.Fatalf("location add erp: %d %s", r.Code, r.Stderr)
+	}
+	if show := s.MustFerry("location", "show", "erp"); !strings.Contains(show, "erp-dr") {
+		t.Fatalf("location show lacks the failover:\n%s", show)
+	}
+	if err := os.MkdirAll(s.Home("carol", "dr"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.MustFerry("transfer", "add", "push", "--from", out, "--to", "location:erp/in", "--every", "1s", "--delete-source")
+
+	a, b := xferRandom(t, 300<<10), xferRandom(t, 200<<10)
+	os.WriteFile(filepath.Join(out, "a.csv"), a, 0o644)
+	WaitFor(t, "a.csv on the primary", func() bool {
+		got, err := os.ReadFile(primary.Home("bob", "in", "a.csv"))
+		return err == nil && bytes.Equal(got, a)
+	})
+
+	primary.cmd.Process.Kill()
+	WaitFor(t, "the primary to be down", func() bool {
+		c, err := net.DialTimeout("tcp", pAddr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	os.WriteFile(filepath.Join(out, "b.csv"), b, 0o644)
+	WaitFor(t, "b.csv on the backup", func() bool {
+		got, err := os.ReadFile(s.Home("carol", "dr", "in", "b.csv"))
+		_, srcErr := os.Stat(filepath.Join(out, "b.csv"))
+		return err == nil && bytes.Equal(got, b) && os.IsNotExist(srcErr)
+	})
+	h := history(t, s, "push")
+	var toPrimary, toBackup int
+	for _, r := range h {
+		switch {
+		case r.Status != "succeeded":
+			t.Errorf("history row %+v", r)
+		case strings.Contains(r.Dest, pAddr) && strings.HasSuffix(r.Dest, "/in/a.csv"):
+			toPrimary++
+		case strings.Contains(r.Dest, bAddr) && strings.HasSuffix(r.Dest, "/dr/in/b.csv"):
+			toBackup++
+		}
+	}
+	if toPrimary != 1 || toBackup != 1 || len(h) != 2 {
+		t.Errorf("history does not say where each file went: %+v", h)
+	}
+}
+
+// TestTransferOnUpload: a partner uploads to Ferry's SFTP with `ferry
+// copy` (a temporary name renamed when complete); the on_upload transfer
+// delivers the file to the ERP's folder at once and removes it from the
+// partner's inbox. A file the glob does not match stays.
+func TestTransferOnUpload(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("ssh", "sftp")
+	erp := filepath.Join(t.TempDir(), "erp")
+	if r := s.Ferry("transfer", "add", "bad", "--on-upload", "alice:/in/*", "--from", "/tmp", "--to", erp); r.Code == 0 {
+		t.Fatalf("--on-upload with --from was accepted")
+	}
+	s.MustFerry("transfer", "add", "to-erp", "--on-upload", "alice:/in/*.csv", "--to", erp, "--delete-source")
+	if l := s.MustFerry("transfer", "list"); !strings.Contains(l, "on upload alice:/in/*.csv") {
+		t.Errorf("transfer list:\n%s", l)
+	}
+	s.Start()
+	local := t.TempDir()
+	orders := randomFile(t, local, "orders.csv", 2<<20+3)
+	os.WriteFile(filepath.Join(local, "notes.txt"), []byte("stays"), 0o644)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	for _, name := range []string{"orders.csv", "notes.txt"} {
+		mustCopy(t, "alice-pw\n", "copy", "--password-stdin", "--known-hosts", kh, filepath.Join(local, name),
+			"sftp://alice@"+s.Addr("ssh")+"/in/")
+	}
+	WaitFor(t, "orders.csv delivered to the ERP and gone from the inbox", func() bool {
+		got, err := os.ReadFile(filepath.Join(erp, "orders.csv"))
+		_, srcErr := os.Stat(s.Home("alice", "in", "orders.csv"))
+		return err == nil && bytes.Equal(got, orders) && os.IsNotExist(srcErr)
+	})
+	if _, err := os.Stat(s.Home("alice", "in", "notes.txt")); err != nil {
+		t.Errorf("notes.txt (not matched) was touched: %v", err)
+	}
+	if h := history(t, s, "to-erp"); len(h) != 1 || h[0].Status != "succeeded" || h[0].Bytes != int64(len(orders)) {
+		t.Errorf("history = %+v", h)
+	}
+}
+
+// TestCopyUploadResumeAfterKill kills an upload to Ferry's SFTP midway;
+// the next `ferry copy` continues from the partial file on the server.
+func TestCopyUploadResumeAfterKill(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw")
+	s.AddService("ssh", "sftp")
+	s.Start()
+	local := t.TempDir()
+	big := randomFile(t, local, "big.bin", 24<<20)
+	url := "sftp://alice@" + s.Addr("ssh") + "/up/"
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	cmd := exec.Command(ferryBin, "copy", "--password-stdin", "--known-hosts", kh, "--limit-rate", "4M", filepath.Join(local, "big.bin"), url)
+	cmd.Stdin = strings.NewReader("alice-pw\n")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	part := s.Home("alice", "up", "big.bin.ferry-part")
+	WaitFor(t, "a partial upload of 2 MiB", func() bool {
+		fi, err := os.Stat(part)
+		return err == nil && fi.Size() >= 2<<20
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(s.Home("alice", "up", "big.bin")); !os.IsNotExist(err) {
+		t.Fatalf("a killed upload left the final name: %v", err)
+	}
+	out := mustCopy(t, "alice-pw\n", "copy", "--password-stdin", "--known-hosts", kh, "--verify", "hash", filepath.Join(local, "big.bin"), url)
+	if !strings.Contains(out, "resumed at") || !strings.Contains(out, "verified sha256:") {
+		t.Fatalf("second run did not resume with a hash check:\n%s", out)
+	}
+	mustSame(t, s.Home("alice", "up", "big.bin"), big)
+	if _, err := os.Stat(part); !os.IsNotExist(err) {
+		t.Fatalf("partial file left: %v", err)
+	}
+}
