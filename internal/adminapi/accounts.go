@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -37,7 +38,9 @@ func (s *Server) prepareUser(ctx context.Context, _ *principal, u, old *ferry.Us
 	if err := ferry.ValidateName("user", u.Name); err != nil {
 		return invalid("name", err)
 	}
-	if u.Home == "" && s.opts.HomeFor != nil {
+	if u.Home == "" && s.groupHomeTemplate(ctx, u) {
+		// The home comes from a group's home_template at login.
+	} else if u.Home == "" && s.opts.HomeFor != nil {
 		group := ""
 		if len(u.Groups) > 0 {
 			group = u.Groups[0]
@@ -245,4 +248,18 @@ func (s *Server) handlePassword(kind string) handlerFunc {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+}
+
+// groupHomeTemplate reports whether u gets a home template from its own
+// policy, its groups or the default group.
+func (s *Server) groupHomeTemplate(ctx context.Context, u *ferry.User) bool {
+	if u.Policy.HomeTemplate != "" {
+		return true
+	}
+	for _, name := range append(slices.Clone(u.Groups), ferry.DefaultGroup) {
+		if g, err := s.opts.Accounts.GetGroup(ctx, name); err == nil && g.Policy.HomeTemplate != "" {
+			return true
+		}
+	}
+	return false
 }

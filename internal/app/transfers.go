@@ -70,13 +70,7 @@ func (a *App) transferRunner(owner string) *transfer.Runner {
 		Publish:  a.bus.Publish,
 		Owner:    owner,
 		Logger:   a.log.With("component", "transfers"),
-		Homes: func(ctx context.Context, user string) (string, error) {
-			u, err := a.store.GetUser(ctx, user)
-			if err != nil {
-				return "", err
-			}
-			return u.Home, nil
-		},
+		Homes:    a.eng.Home, // a user's own home or its group's home template
 	})
 }
 

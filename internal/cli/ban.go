@@ -134,7 +134,19 @@ func printEffective(e *env, st *store.Store, c *cobra.Command, u *ferry.User) er
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM")
 	fmt.Fprintf(tw, "status\t%s\tuser\n", u.Status)
-	fmt.Fprintf(tw, "home\t%s\tuser\n", u.Home)
+	if u.Home != "" {
+		fmt.Fprintf(tw, "home\t%s\tuser\n", u.Home)
+	} else {
+		home, from := "(none: logins fail)", "-"
+		for _, s := range sources {
+			if s.pol.HomeTemplate != "" {
+				first := append(slices.Clone(u.Groups), ferry.DefaultGroup)[0]
+				home, from = ferry.ExpandHome(s.pol.HomeTemplate, u.Name, first), s.name+" home template"
+				break
+			}
+		}
+		fmt.Fprintf(tw, "home\t%s\t%s\n", home, from)
+	}
 	seenPath := map[string]bool{}
 	for _, s := range sources {
 		for _, p := range s.perm {

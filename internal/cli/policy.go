@@ -24,6 +24,7 @@ type policyFlags struct {
 	mounts                                           []string
 	renameOnConflict, anonymous, umask               string
 	requireAll                                       string
+	homeTemplate                                     string
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
@@ -50,6 +51,7 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.renameOnConflict, "rename-on-conflict", "", "upload a.txt as a.1.txt when a.txt exists: true, false or inherit")
 	fs.StringVar(&f.anonymous, "anonymous", "", "accept any password (FTP anonymous): true, false or inherit")
 	fs.StringVar(&f.umask, "umask", "", "octal umask for new files and folders, e.g. 027 ('' inherits)")
+	fs.StringVar(&f.homeTemplate, "home-template", "", "home of members without one of their own, e.g. '/srv/ferry/${user}' (${group}: the user's first group; '' inherits)")
 }
 
 // ParseSize parses a byte count with an optional K, M, G or T suffix
@@ -134,6 +136,9 @@ func (f *policyFlags) apply(fs *pflag.FlagSet, p *ferry.Policy) error {
 	}
 	if fs.Changed("dotfiles") {
 		p.DotFiles = f.dotfiles
+	}
+	if fs.Changed("home-template") {
+		p.HomeTemplate = f.homeTemplate
 	}
 	if fs.Changed("umask") {
 		p.Umask = f.umask
@@ -262,6 +267,9 @@ func policyLines(p ferry.Policy) [][2]string {
 	}
 	if p.Umask != "" {
 		add("umask", p.Umask)
+	}
+	if p.HomeTemplate != "" {
+		add("home template", p.HomeTemplate)
 	}
 	return out
 }

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -55,7 +58,9 @@ func (f *userFlags) register(fs *pflag.FlagSet, add bool) {
 
 // apply copies the flags that were given onto u.
 func (f *userFlags) apply(fs *pflag.FlagSet, u *ferry.User) error {
-	if fs.Changed("home") {
+	if fs.Changed("home") && f.home == "" {
+		u.Home = "" // from the home template of its policy or groups
+	} else if fs.Changed("home") {
 		abs, err := filepath.Abs(f.home)
 		if err != nil {
 			return usagef("--home %q: %v", f.home, err)
@@ -197,7 +202,11 @@ func newUserAdd(e *env) *cobra.Command {
 			if err := f.apply(c.Flags(), u); err != nil {
 				return err
 			}
-			if u.Home == "" {
+			tmpl, err := homeTemplate(c.Context(), a.Store(), u)
+			if err != nil {
+				return err
+			}
+			if u.Home == "" && tmpl == "" {
 				group := ""
 				if len(u.Groups) > 0 {
 					group = u.Groups[0]
@@ -224,13 +233,16 @@ func newUserAdd(e *env) *cobra.Command {
 			if u.PasswordHash == "" && len(u.PublicKeys) == 0 {
 				return usagef("user %q would have no way to log in: give --password-stdin or --public-key", u.Name)
 			}
-			if err := os.MkdirAll(u.Home, 0o750); err != nil {
+			home := u.Home
+			if home == "" { // from a group's template: created at first login
+				home = ferry.ExpandHome(tmpl, u.Name, append(slices.Clone(u.Groups), ferry.DefaultGroup)[0])
+			} else if err := os.MkdirAll(u.Home, 0o750); err != nil {
 				return fmt.Errorf("home %s: %w", u.Home, err)
 			}
 			if err := a.Store().CreateUser(c.Context(), u); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "user %s added (home %s)\n", u.Name, u.Home)
+			fmt.Fprintf(e.stdout, "user %s added (home %s)\n", u.Name, home)
 			return nil
 		},
 	}
@@ -425,4 +437,25 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// homeTemplate is the home template u gets from its own policy or its
+// groups (then the default group), "" when none has one.
+func homeTemplate(ctx context.Context, st *store.Store, u *ferry.User) (string, error) {
+	if u.Policy.HomeTemplate != "" {
+		return u.Policy.HomeTemplate, nil
+	}
+	for _, name := range append(slices.Clone(u.Groups), ferry.DefaultGroup) {
+		g, err := st.GetGroup(ctx, name)
+		if errors.Is(err, ferry.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if g.Policy.HomeTemplate != "" {
+			return g.Policy.HomeTemplate, nil
+		}
+	}
+	return "", nil
 }

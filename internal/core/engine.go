@@ -343,7 +343,7 @@ func (e *Engine) authenticate(ctx context.Context, req LoginRequest) (*Grant, st
 	if tok != nil {
 		e.touchToken(ctx, tok)
 	}
-	g := &Grant{user: u, view: v, method: method, done: []string{method}}
+	g := &Grant{user: v.user, view: v, method: method, done: []string{method}} // v.user: home resolved
 	if req.Prior != nil {
 		if slices.Contains(req.Prior.done, method) {
 			return nil, "login method " + method + " already passed", fail

@@ -143,6 +143,23 @@ func (e *Engine) loginAllowed(addr netip.Addr) bool {
 	return l.Allow()
 }
 
+// Home returns the home directory of user: its own, or the one its home
+// template (from its policy or groups) gives.
+func (e *Engine) Home(ctx context.Context, user string) (string, error) {
+	u, err := e.users.GetUser(ctx, user)
+	if err != nil {
+		return "", err
+	}
+	if u.Home != "" {
+		return u.Home, nil
+	}
+	v, err := e.buildView(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	return v.user.Home, nil
+}
+
 // buildView computes the effective rules and policy of u.
 func (e *Engine) buildView(ctx context.Context, u *ferry.User) (*view, error) {
 	names := append(slices.Clone(u.Groups), ferry.DefaultGroup)
@@ -168,6 +185,14 @@ func (e *Engine) buildView(ctx context.Context, u *ferry.User) (*view, error) {
 	hours, err := ferry.ParseHours(pol.Hours)
 	if err != nil {
 		return nil, err
+	}
+	if u.Home == "" {
+		if pol.HomeTemplate == "" {
+			return nil, fmt.Errorf("user %q has no home and none of its groups has a home template: %w", u.Name, ferry.ErrInvalid)
+		}
+		c := *u
+		c.Home = ferry.ExpandHome(pol.HomeTemplate, u.Name, names[0])
+		u = &c
 	}
 	return &view{user: u, rules: perm.Effective(u.Perms, groupPerms...), pol: pol, hours: hours}, nil
 }

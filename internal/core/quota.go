@@ -224,11 +224,11 @@ func (e *Engine) Rescan(ctx context.Context, user string) (bytes, files int64, e
 	if e.opts.Usage == nil {
 		return 0, 0, fmt.Errorf("core: rescan: no usage store")
 	}
-	u, err := e.users.GetUser(ctx, user)
+	home, err := e.Home(ctx, user)
 	if err != nil {
 		return 0, 0, err
 	}
-	fsys, err := e.storage.OpenFS(ctx, u.Home, e.create)
+	fsys, err := e.storage.OpenFS(ctx, home, e.create)
 	if err != nil {
 		return 0, 0, err
 	}

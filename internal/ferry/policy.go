@@ -51,6 +51,24 @@ type Policy struct {
 	// server checks (password, publickey) required in one login, like SSH's
 	// "publickey,password"; protocols with a single step refuse the account.
 	RequireAllMethods *bool `json:"login_requires_all,omitempty"`
+	// HomeTemplate is the home of a user that has none of its own, e.g.
+	// /srv/ferry/${user} or /srv/ferry/${group}/${user} (${group} is the
+	// user's first group); set on a group, it gives its members a home.
+	HomeTemplate string `json:"home_template,omitempty"`
+}
+
+// ExpandHome fills a home template for user, whose first group is group.
+func ExpandHome(tmpl, user, group string) string {
+	return path.Clean(strings.NewReplacer("${user}", user, "${group}", group).Replace(tmpl))
+}
+
+func validHomeTemplate(t string) error {
+	rest := strings.NewReplacer("${user}", "", "${group}", "").Replace(t)
+	if !strings.HasPrefix(t, "/") || !strings.Contains(t, "${user}") || strings.Contains(rest, "$") ||
+		slices.Contains(strings.Split(t, "/"), "..") {
+		return fmt.Errorf("%w: home_template %q: expected an absolute path with ${user} (and optionally ${group}), like /srv/ferry/${user}", ErrInvalid, t)
+	}
+	return nil
 }
 
 // ParseUmask parses an octal umask ("" is 0).
@@ -162,6 +180,9 @@ func Merge(p Policy, fallbacks ...Policy) Policy {
 		if out.Umask == "" {
 			out.Umask = f.Umask
 		}
+		if out.HomeTemplate == "" {
+			out.HomeTemplate = f.HomeTemplate
+		}
 		out.RenameOnConflict = orPtr(out.RenameOnConflict, f.RenameOnConflict)
 		out.Anonymous = orPtr(out.Anonymous, f.Anonymous)
 		for _, m := range f.Mounts {
@@ -267,6 +288,11 @@ func (p *Policy) Validate() error {
 	}
 	if _, err := ParseUmask(p.Umask); err != nil {
 		return err
+	}
+	if p.HomeTemplate != "" {
+		if err := validHomeTemplate(p.HomeTemplate); err != nil {
+			return err
+		}
 	}
 	for _, m := range p.Mounts {
 		if _, err := ParseMount(m.Path + "=" + m.Folder); err != nil {

@@ -14,8 +14,10 @@ func (u *User) Validate() error {
 	if err := ValidateName("user", u.Name); err != nil {
 		return err
 	}
-	if u.Home == "" || !filepath.IsAbs(u.Home) {
-		return fmt.Errorf("%w: user %q: home %q must be an absolute directory path", ErrInvalid, u.Name, u.Home)
+	// An empty home comes from the home_template of the user's policy
+	// or groups at login.
+	if u.Home != "" && !filepath.IsAbs(u.Home) {
+		return fmt.Errorf("%w: user %q: home %q must be an absolute directory path (or empty: from a group's home_template)", ErrInvalid, u.Name, u.Home)
 	}
 	if _, err := ParseStatus(string(u.Status)); err != nil {
 		return err

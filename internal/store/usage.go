@@ -12,7 +12,7 @@ import (
 
 // policyArg checks the text in a policy and encodes it as JSON.
 func policyArg(p *ferry.Policy) (string, error) {
-	texts := append(append(append([]string{p.Hours, p.DotFiles}, p.AllowCIDRs...), p.DenyCIDRs...), p.LoginMethods...)
+	texts := append(append(append([]string{p.Hours, p.DotFiles, p.HomeTemplate}, p.AllowCIDRs...), p.DenyCIDRs...), p.LoginMethods...)
 	texts = append(append(append(texts, p.DenyPatterns...), p.HidePatterns...), p.AllowedExtensions...)
 	if err := checkText("policy", texts...); err != nil {
 		return "", err
