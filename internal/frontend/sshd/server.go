@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -231,9 +232,11 @@ type authState struct {
 	grant   *core.Grant            // a complete login
 	prior   *core.Grant            // the steps passed so far, when the account requires several methods
 	pending map[string]*core.Grant // offered public keys that core accepted, by wire form
+	tried   bool                   // the client tried to log in (password or key)
 }
 
 func (a *authState) request(user string) core.LoginRequest {
+	a.tried = true
 	return core.LoginRequest{Protocol: ferry.SFTP, User: user, Remote: a.remote, Local: a.local,
 		Service: a.s.opts.Service, Prior: a.prior}
 }
@@ -342,6 +345,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	sc, chans, reqs, err := ssh.NewServerConn(c, s.config(a))
 	if err != nil {
 		log.Debug("ssh handshake ended", "err", err)
+		if !a.tried && ctx.Err() == nil {
+			// Failed logins are scored by core; a client that never
+			// tried is scored here (before the close, so a ban is in
+			// place when the client sees it).
+			s.eng.Report(ctx, a.remote.Addr(), preAuthReason(err))
+		}
 		c.Close()
 		return
 	}
@@ -500,4 +509,17 @@ func orList(v, def []string) []string {
 		return def
 	}
 	return v
+}
+
+// preAuthReason tells the defender why a connection ended before any login
+// attempt: it went away ("no-auth": closed, timed out, or gave up at the
+// "none" method) or it broke the protocol ("protocol").
+func preAuthReason(err error) string {
+	var ne net.Error
+	var ae *ssh.ServerAuthError
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.As(err, &ne) && ne.Timeout() || errors.As(err, &ae) {
+		return "no-auth"
+	}
+	return "protocol"
 }
