@@ -200,6 +200,10 @@ func newLocationTestCmd(e *env) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("location %q: list %s: %w", args[0], l.Path, err)
 				}
+				if fo, why := transfer.FailoverOf(f); fo != "" {
+					fmt.Fprintf(e.stdout, "location %s: its failover %s: ok, %d entries\n", args[0], fo, len(es))
+					return fmt.Errorf("%w (its failover %q works)", why, fo)
+				}
 				fmt.Fprintf(e.stdout, "location %s: ok, logged in to %s, %d entries in %s\n", args[0], l, len(es), l.Path)
 				return nil
 			})

@@ -38,7 +38,7 @@ func (r *Resolver) dialFailover(ctx context.Context, l remote.Location, primary 
 		r.Base.Logger.Warn("location unreachable; using its failover", "location", l.Name,
 			"failover", primary.failover, "err", perr)
 	}
-	return &failoverFS{FS: f, name: primary.failover, from: primary.base.Path, to: backup.base, primary: l.Name}, nil
+	return &failoverFS{FS: f, name: primary.failover, from: primary.base.Path, to: backup.base, primary: l.Name, why: perr}, nil
 }
 
 // markDown remembers that a location's dial failed, so the next dials
@@ -80,6 +80,7 @@ type failoverFS struct {
 	primary, name string          // the primary's and the backup's location names
 	from          string          // the primary's root path
 	to            remote.Location // the backup's root
+	why           error           // the primary's failure
 }
 
 // Failover names the backup location serving in place of the primary.
@@ -135,4 +136,14 @@ func served(f remote.FS, l remote.Location) (display, failover string) {
 		return s.Served(l.Path), s.Failover()
 	}
 	return l.String(), ""
+}
+
+// FailoverOf names the backup location a connection from Resolver.Dial
+// stands in for its primary with, and why the primary was not used (""
+// and nil when it is the location itself).
+func FailoverOf(f remote.FS) (string, error) {
+	if s, ok := f.(*failoverFS); ok {
+		return s.name, s.why
+	}
+	return "", nil
 }

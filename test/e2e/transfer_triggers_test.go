@@ -80,6 +80,9 @@ func TestTransferFailoverLocation(t *testing.T) {
 		}
 		return err != nil
 	})
+	if r := s.Ferry("location", "test", "erp"); r.Code == 0 || !strings.Contains(r.Stdout, "failover erp-dr: ok") {
+		t.Errorf("location test with the primary down: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 	os.WriteFile(filepath.Join(out, "b.csv"), b, 0o644)
 	WaitFor(t, "b.csv on the backup", func() bool {
 		got, err := os.ReadFile(s.Home("carol", "dr", "in", "b.csv"))
