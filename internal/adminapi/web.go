@@ -118,6 +118,15 @@ func newWebAdmin(s *Server) (*webAdmin, error) {
 			}
 			return strings.Join(out, ", ")
 		},
+		"expiry": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04")
+		},
+		"policyForm": func(p ferry.Policy, f url.Values, e map[string]string, group bool) policyView {
+			return policyView{P: p, F: f, E: e, Group: group}
+		},
 		"events": func(es []ferry.EventType) string {
 			var out []string
 			for _, e := range es {
@@ -126,7 +135,7 @@ func newWebAdmin(s *Server) (*webAdmin, error) {
 			return strings.Join(out, ", ")
 		},
 	}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFiles, "web/layout.html")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFiles, "web/layout.html", "web/policy.tmpl")
 	if err != nil {
 		return nil, err
 	}

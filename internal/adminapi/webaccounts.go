@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -108,64 +107,6 @@ func (wa *webAdmin) deleter(need access, plural string, del func(ctx context.Con
 		wa.s.audit(r, p, "delete", "/"+plural+"/"+name)
 		back(w, r, "/admin/"+plural, strings.TrimSuffix(plural, "s")+" "+name+" deleted")
 		return nil
-	}
-}
-
-// policyFromForm sets the policy fields the group form shows, keeping the
-// others; a field left empty is unset (no limit). Parse errors go to
-// pg.Errors.
-func policyFromForm(form url.Values, pol *ferry.Policy, pg *webPage) {
-	i64 := func(field string, dst **int64) {
-		v := strings.TrimSpace(form.Get(field))
-		if v == "" {
-			*dst = nil
-			return
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			pg.Errors[field] = field + ": a whole number >= 0, or empty for no limit"
-			return
-		}
-		*dst = &n
-	}
-	i64("quota_bytes", &pol.QuotaBytes)
-	i64("quota_files", &pol.QuotaFiles)
-	i64("max_file_size", &pol.MaxFileSize)
-	i64("bandwidth_up", &pol.BandwidthUp)
-	i64("bandwidth_down", &pol.BandwidthDown)
-	var ms *int64
-	if pol.MaxSessions != nil {
-		v := int64(*pol.MaxSessions)
-		ms = &v
-	}
-	i64("max_sessions", &ms)
-	pol.MaxSessions = nil
-	if ms != nil {
-		v := int(*ms)
-		pol.MaxSessions = &v
-	}
-	pol.AllowCIDRs = splitComma(form.Get("allow_cidrs"))
-	pol.DenyCIDRs = splitComma(form.Get("deny_cidrs"))
-	pol.Protocols = nil
-	for _, p := range splitComma(form.Get("protocols")) {
-		pol.Protocols = append(pol.Protocols, ferry.Protocol(p))
-	}
-	pol.Hours = strings.TrimSpace(form.Get("hours"))
-	switch form.Get("require_tls") {
-	case "yes", "no":
-		v := form.Get("require_tls") == "yes"
-		pol.RequireTLS = &v
-	default:
-		pol.RequireTLS = nil
-	}
-	pol.Mounts = nil
-	for _, line := range splitLines(form.Get("mounts")) {
-		m, err := ferry.ParseMount(line)
-		if err != nil {
-			pg.Errors["mounts"] = cleanMessage(err)
-			continue
-		}
-		pol.Mounts = append(pol.Mounts, m)
 	}
 }
 

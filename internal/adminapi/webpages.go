@@ -3,6 +3,7 @@ package adminapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -144,7 +145,13 @@ func (wa *webAdmin) saveUser(w http.ResponseWriter, r *http.Request, p *principa
 	if err := p.require(accessUsers); err != nil {
 		return err
 	}
-	body := formBody(r.PostForm, "public_keys", "groups")
+	shown := url.Values{}
+	for _, k := range []string{"name", "password", "home", "status", "groups", "perms", "public_keys", "description"} {
+		if vs, ok := r.PostForm[k]; ok {
+			shown[k] = vs
+		}
+	}
+	body := formBody(shown, "public_keys", "groups")
 	if g, ok := body["groups"]; ok {
 		var gs []string
 		_ = json.Unmarshal(g, &gs)
@@ -156,26 +163,43 @@ func (wa *webAdmin) saveUser(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	u := &ferry.User{Status: ferry.StatusActive}
 	if old != nil {
-		// Fields the form does not show (policy…) keep their value.
+		// Fields the form does not post keep their value.
 		cp := *old
 		u = &cp
 		delete(body, "name")
 	}
-	err := rs.prepare(r.Context(), p, u, old, body)
-	if err == nil {
-		if old != nil {
-			err = wa.s.opts.Accounts.UpdateUser(r.Context(), u)
+	if r.PostForm.Has("expires_at") {
+		if t, err := parseExpiry(r.PostForm.Get("expires_at")); err != nil {
+			pg.Errors["expires_at"] = err.Error()
 		} else {
-			err = wa.s.opts.Accounts.CreateUser(r.Context(), u)
+			body["expires_at"], _ = json.Marshal(t)
 		}
 	}
-	if err != nil {
-		if ferr := fieldErr(pg, err); ferr != nil {
-			return ferr
+	pol := u.Policy
+	policyFromForm(r.PostForm, &pol, pg)
+	body["policy"], _ = json.Marshal(pol)
+	u.Policy = ferry.Policy{} // the body holds all of it: unset fields stay unset
+	var err error
+	if len(pg.Errors) == 0 {
+		err = rs.prepare(r.Context(), p, u, old, body)
+		if err == nil {
+			if old != nil {
+				err = wa.s.opts.Accounts.UpdateUser(r.Context(), u)
+			} else {
+				err = wa.s.opts.Accounts.CreateUser(r.Context(), u)
+			}
 		}
-		pg.Title, pg.Data = "User", u
+	}
+	if err != nil || len(pg.Errors) > 0 {
+		if err != nil {
+			if ferr := fieldErr(pg, err); ferr != nil {
+				return ferr
+			}
+		}
+		pg.Title, pg.Data, pg.Form = "User "+u.Name, u, r.PostForm
 		if old == nil {
 			pg.Title = "New user"
+			u.ID = 0
 		}
 		w.WriteHeader(http.StatusBadRequest)
 		wa.render(w, "user", pg)
