@@ -146,11 +146,13 @@ func TestTransferOnUpload(t *testing.T) {
 }
 
 // TestCopyUploadResumeAfterKill kills an upload to Ferry's SFTP midway;
-// the next `ferry copy` continues from the partial file on the server.
+// the next `ferry copy` continues from the partial file on the server
+// (upload mode atomic-resumable shows the kept partial's size to its
+// user; docs/uploads.md).
 func TestCopyUploadResumeAfterKill(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	s.AddUser("alice", "alice-pw")
+	s.AddUser("alice", "alice-pw", "--upload-mode", "atomic-resumable")
 	s.AddService("ssh", "sftp")
 	s.Start()
 	local := t.TempDir()
@@ -164,8 +166,15 @@ func TestCopyUploadResumeAfterKill(t *testing.T) {
 	}
 	part := s.Home("alice", "up", "big.bin.ferry-part")
 	WaitFor(t, "a partial upload of 2 MiB", func() bool {
-		fi, err := os.Stat(part)
-		return err == nil && fi.Size() >= 2<<20
+		// Ferry writes the client's big.bin.ferry-part to a hidden
+		// partial of its own until the upload completes.
+		es, _ := os.ReadDir(s.Home("alice", "up"))
+		for _, e := range es {
+			if fi, err := e.Info(); err == nil && !fi.IsDir() && fi.Size() >= 2<<20 && e.Name() != "big.bin" {
+				return true
+			}
+		}
+		return false
 	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
