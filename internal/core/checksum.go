@@ -163,6 +163,28 @@ func (c *sumCache) drop(key string) {
 	}
 }
 
+// move gives the entries of from (and below it) to to, replacing what to
+// held.
+func (c *sumCache) move(from, to string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	moved := map[string]sumEntry{}
+	for k, e := range c.m {
+		if k == from || strings.HasPrefix(k, from+"/") {
+			moved[to+k[len(from):]] = e
+			delete(c.m, k)
+		}
+	}
+	for k := range c.m {
+		if k == to || strings.HasPrefix(k, to+"/") {
+			delete(c.m, k)
+		}
+	}
+	for k, e := range moved {
+		c.m[k] = e
+	}
+}
+
 // sumLoc returns the storage root holding name and name inside it.
 func (s *Session) sumLoc(name string) (root, rel string) {
 	if m, ok := s.fs.(*mountfs.FS); ok {
@@ -218,8 +240,12 @@ func (s *Session) dropSum(ctx context.Context, name string) {
 func (s *Session) moveSum(ctx context.Context, from, to string) {
 	rf, nf := s.sumLoc(from)
 	rt, nt := s.sumLoc(to)
-	s.eng.sums.drop(sumKey(rt, nt))
-	s.eng.sums.drop(sumKey(rf, nf)) // the cache refills from the store
+	if rf == rt {
+		s.eng.sums.move(sumKey(rf, nf), sumKey(rt, nt))
+	} else {
+		s.eng.sums.drop(sumKey(rt, nt))
+		s.eng.sums.drop(sumKey(rf, nf))
+	}
 	st := s.eng.opts.Sums
 	if st == nil {
 		return

@@ -121,3 +121,48 @@ func TestUploadDigestSurvivesRestart(t *testing.T) {
 	s = start()
 	hash(s, "/b.txt", imposter, "changed since")
 }
+
+// TestUploadDigestInVirtualFolder: a digest is keyed by the folder, not the
+// user: another user mounting the same folder elsewhere is served it.
+func TestUploadDigestInVirtualFolder(t *testing.T) {
+	t.Parallel()
+	shared := t.TempDir()
+	mount := func(at string) ferrytest.Option {
+		return ferrytest.WithPolicy(func(p *ferry.Policy) { p.Mounts = []ferry.Mount{{Path: at, Folder: "shared"}} })
+	}
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.Perm("/=all"), mount("/team")),
+		ferrytest.User("bob", "pw", ferrytest.Perm("/=all"), mount("/x/common")))
+	env.Users.PutFolder(&ferry.Folder{Name: "shared", Path: shared})
+	login := func(user string) *core.Session {
+		s, err := env.Engine.Login(t.Context(), core.LoginRequest{Protocol: ferry.SFTP, User: user, Password: "pw",
+			Remote: netip.MustParseAddrPort("127.0.0.1:1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := login("alice"), login("bob")
+	up, err := a.OpenWrite(t.Context(), "/team/r.txt", core.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("original"))
+	if err := up.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(shared, "r.txt")
+	fi, _ := os.Stat(p)
+	os.WriteFile(p, []byte("imposter"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	orig := sha256.Sum256([]byte("original"))
+	if got, err := b.Hash(t.Context(), "/x/common/r.txt", "sha256", 0, -1); err != nil || !bytes.Equal(got, orig[:]) {
+		t.Errorf("bob's Hash of alice's upload in the shared folder = %x, %v; want %x", got, err, orig)
+	}
+	if err := b.Rename(t.Context(), "/x/common/r.txt", "/x/common/s.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Hash(t.Context(), "/team/s.txt", "sha256", 0, -1); err != nil || !bytes.Equal(got, orig[:]) {
+		t.Errorf("alice's Hash after bob's rename = %x, %v; want %x", got, err, orig)
+	}
+}
