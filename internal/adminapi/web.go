@@ -124,6 +124,13 @@ func newWebAdmin(s *Server) (*webAdmin, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04")
 		},
+		"locationForm": func(l any, f url.Values, e map[string]string, csrf string) locationFormView {
+			v := locationFormView{F: f, E: e, CSRF: csrf}
+			if lv, ok := l.(locationView); ok {
+				v.L = &lv
+			}
+			return v
+		},
 		"policyForm": func(p ferry.Policy, f url.Values, e map[string]string, group bool) policyView {
 			return policyView{P: p, F: f, E: e, Group: group}
 		},
@@ -135,7 +142,7 @@ func newWebAdmin(s *Server) (*webAdmin, error) {
 			return strings.Join(out, ", ")
 		},
 	}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFiles, "web/layout.html", "web/policy.tmpl")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFiles, "web/layout.html", "web/*.tmpl")
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,7 @@ func (wa *webAdmin) routes() {
 
 	wa.accountRoutes()
 	wa.ruleRoutes()
+	wa.transferRoutes()
 
 	wa.handle("GET /admin/bans", wa.banList)
 	wa.handle("POST /admin/bans", wa.addBan)
