@@ -98,3 +98,29 @@ func TestAuditTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIChangeQueuedForWebhooks: a rule with a webhook on admin_change
+// gets CLI changes in the outbox, for the running server to deliver.
+func TestCLIChangeQueuedForWebhooks(t *testing.T) {
+	dir := t.TempDir()
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := Main(t.Context(), append([]string{"--data-dir", dir}, args...), strings.NewReader(stdin), &out, &errb,
+			func(string) string { return "" })
+		if code != 0 {
+			t.Fatalf("ferry %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	run("", "init")
+	run("", "rule", "add", "audit-hook", "--on", "admin_change", "--webhook", "http://127.0.0.1:9/hook")
+	run("", "group", "add", "staff")
+	out := run("", "outbox", "list", "--json")
+	if !strings.Contains(out, "/groups/staff") {
+		t.Errorf("outbox after a CLI change:\n%s", out)
+	}
+	if !strings.Contains(out, "/rules/audit-hook") {
+		t.Errorf("the rule's own creation is not queued:\n%s", out)
+	}
+}
