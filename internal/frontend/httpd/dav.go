@@ -28,19 +28,20 @@ const davPrefix = "/dav"
 // policy, PUT's 204 and status codes for permission and quota errors.
 func (s *Server) serveDAV(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
+	name := strings.TrimPrefix(r.URL.Path, davPrefix)
+	if name == "" {
+		name = "/"
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		serveFile(w, r, sess, name, false)
+		return
+	}
 	u := sess.User()
 	st := &reqState{}
 	fsys := &davFS{s: sess, props: s.props.view(u.Home), st: st, method: r.Method}
 	lv := &lockView{st: s.locks, ns: u.Home, user: u.Name, prefix: davPrefix, fs: fsys}
 	fsys.locks = lv
-	name := strings.TrimPrefix(r.URL.Path, davPrefix)
-	if name == "" {
-		name = "/"
-	}
 	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		serveFile(w, r, sess, name, false)
-		return
 	case "PROPFIND", "PROPPATCH", "LOCK":
 		if !s.readXMLBody(w, r) {
 			return

@@ -174,9 +174,7 @@ func contentType(name string) string {
 
 // etag is the strong validator of a file: modification time and size, as
 // Apache does.
-func etag(fi fs.FileInfo) string {
-	return fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
-}
+func etag(fi fs.FileInfo) string { return etagOf(fi.ModTime(), fi.Size()) }
 
 // davNode is a file or folder opened for reading or for its properties.
 type davNode struct {
