@@ -204,7 +204,7 @@ func (s *session) cmdPassive(cmd ftpwire.Command) bool {
 		s.log.Error("passive listener for client", "err", err)
 		return s.reply(425, "Cannot open a passive connection.")
 	}
-	d := &dataConn{client: end{ln: ln, peer: s.clientIP, tls: s.clientDataTLS(), server: true}}
+	d := &dataConn{client: end{ln: ln, peer: s.clientIP, tls: s.clientDataTLS(), server: true, foreign: s.foreignData}}
 	return s.setupBackend(d, cmd.Verb)
 }
 

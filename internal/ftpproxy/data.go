@@ -26,6 +26,9 @@ type end struct {
 	// toward the backend, whoever connects).
 	tls    *tls.Config
 	server bool
+	// foreign, when set, is told about a refused connection from another
+	// address than peer (the defender scores it).
+	foreign func(netip.Addr)
 }
 
 func (e *end) connect(ctx context.Context, log *slog.Logger, name string) (net.Conn, error) {
@@ -48,6 +51,9 @@ func (e *end) connect(ctx context.Context, log *slog.Logger, name string) (net.C
 				log.Warn("data connection from a foreign address refused", "side", name,
 					"from", from.String(), "want", e.peer.String())
 				tc.Close()
+				if e.foreign != nil {
+					e.foreign(from.Addr().Unmap())
+				}
 				continue
 			}
 			e.ln.Close()

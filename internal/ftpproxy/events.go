@@ -15,7 +15,7 @@ const Protocol ferry.Protocol = "ftp-proxy"
 const (
 	ReportProtocol = "protocol" // garbage or an over-long line before login
 	ReportNoAuth   = "no-auth"  // closed without trying to log in
-	ReportRefused  = "refused"  // a client address or user the proxy refuses
+	ReportRefused  = "refused"  // a client address or user the proxy refuses; a data connection from a foreign address
 	ReportLogin    = "login"    // the server refused the login
 )
 
@@ -80,4 +80,11 @@ func (s *session) dataEvent(dd dataDone) {
 		ev.Status = dd.err.Error()
 	}
 	s.srv.publish(ev)
+}
+
+// foreignData scores an address that connected to a client data port
+// without being the session's client (a hijack attempt). It runs on the
+// data connection's goroutine.
+func (s *session) foreignData(ip netip.Addr) {
+	s.srv.report(s.ctx, ip, ReportRefused)
 }

@@ -3,13 +3,16 @@ package ftpproxy
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 	"github.com/ferrymft/ferry/internal/frontend/ftpd"
+	"github.com/ferrymft/ferry/internal/ftpwire"
 )
 
 // recorder collects the proxy's events and defender reports.
@@ -147,5 +150,33 @@ func TestProxyReportsToDefender(t *testing.T) {
 	}
 	if ev := <-rec2.events; ev.Type != ferry.EventProxyConnect || !strings.HasPrefix(ev.Status, "refused") {
 		t.Errorf("refused connection event %+v", ev)
+	}
+}
+
+// A connection to a client data port from another address than the
+// client's is refused and that address reported.
+func TestProxyReportsForeignDataConnection(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw"))
+	env.WriteFile(t, "alice", "f.txt", []byte("secret data"))
+	opts := Options{Backend: startBackend(t, env, ftpd.TLSOff, "")}
+	rec := newRecorder(&opts)
+	addr := startProxy(t, opts, "")
+	r, _ := dialRaw(t, addr)
+	r.login("alice", "pw")
+	rep := r.cmd("EPSV")
+	r.want(rep, 229)
+	port, err := ftpwire.ParseEPSV(rep.Text())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	foreign, err := d.Dial("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String())
+	if err != nil {
+		t.Skipf("cannot connect from 127.0.0.2: %v", err)
+	}
+	defer foreign.Close()
+	if got := <-rec.reports; got != "127.0.0.2 refused" {
+		t.Errorf("foreign data connection: report %q", got)
 	}
 }
