@@ -30,7 +30,9 @@ const (
 	dataHeader    = 4 + 1 + 4 + 4      // length, type, id, data length
 	smallBufSize  = 4 << 10
 	largeBufSize  = maxAccept
-	readerBufSize = 64 << 10
+	// readerBufSize holds many small requests; a WRITE's payload bypasses
+	// it (see loop), so it stays small.
+	readerBufSize = 8 << 10
 )
 
 var (
@@ -124,7 +126,7 @@ type sftpServer struct {
 func serveSFTP(sess *core.Session, rw io.ReadWriter, workers int) {
 	s := &sftpServer{sess: sess, ctx: sess.Context(), w: rw, sem: make(chan struct{}, workers),
 		handles: make(map[string]*handle)}
-	err := s.loop(bufio.NewReaderSize(rw, readerBufSize))
+	err := s.loop(bufio.NewReaderSize(rw, readerBufSize), rw)
 	s.wg.Wait()
 	cause := errors.New("connection lost")
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -136,7 +138,12 @@ func serveSFTP(sess *core.Session, rw io.ReadWriter, workers int) {
 	}
 }
 
-func (s *sftpServer) loop(r *bufio.Reader) error {
+// loop reads requests from r, which buffers ch. A message's body is read
+// with direct: what r holds, then straight from ch into the job's buffer,
+// so a WRITE's payload is copied once from the SSH channel and the channel
+// is read in large pieces (fewer window adjustments).
+func (s *sftpServer) loop(r *bufio.Reader, ch io.Reader) error {
+	body := direct{r, ch}
 	var hdr [4]byte
 	inited := false
 	for {
@@ -149,7 +156,7 @@ func (s *sftpServer) loop(r *bufio.Reader) error {
 		}
 		bp := getBuf(int(n))
 		b := (*bp)[:n]
-		if _, err := io.ReadFull(r, b); err != nil {
+		if _, err := io.ReadFull(body, b); err != nil {
 			putBuf(bp)
 			return err
 		}
