@@ -21,15 +21,15 @@ import (
 // requests from limits@openssh.com, so the data limits are what OpenSSH's
 // own server advertises: the largest that fit.
 const (
-	maxPacket     = 256 << 10          // largest message we advertise
-	maxAccept     = maxPacket + 8<<10  // largest message we read
-	maxData       = maxPacket - 1024   // max read/write length
-	maxHandles    = 1024               // open handles per channel
-	readdirBatch  = 1024               // entries per READDIR reply at most
-	readdirBytes  = maxPacket - 16<<10 // bytes per READDIR reply at most
-	dataHeader    = 4 + 1 + 4 + 4      // length, type, id, data length
-	smallBufSize  = 4 << 10
-	largeBufSize  = maxAccept
+	maxPacket    = 256 << 10          // largest message we advertise
+	maxAccept    = maxPacket + 8<<10  // largest message we read
+	maxData      = maxPacket - 1024   // max read/write length
+	maxHandles   = 1024               // open handles per channel
+	readdirBatch = 1024               // entries per READDIR reply at most
+	readdirBytes = maxPacket - 16<<10 // bytes per READDIR reply at most
+	dataHeader   = 4 + 1 + 4 + 4      // length, type, id, data length
+	smallBufSize = 4 << 10
+	largeBufSize = maxAccept
 	// readerBufSize holds many small requests; a WRITE's payload bypasses
 	// it (see loop), so it stays small.
 	readerBufSize = 8 << 10
