@@ -16,6 +16,46 @@ import (
 // favour of its backup before it is tried again.
 const FailoverCooldown = time.Minute
 
+// FailoverAfter is how many file attempts in a row that fail with a
+// transient error on a location's side (a connection reset, a timeout)
+// make the next connection to it go to its backup, as a failed dial does.
+const FailoverAfter = 3
+
+// Transient records a file attempt that failed with a transient error on
+// l's side; after FailoverAfter in a row, l is skipped in favour of its
+// backup for FailoverCooldown (Copier's Options.OnTransient).
+func (r *Resolver) Transient(l remote.Location) {
+	if l.Name == "" {
+		return
+	}
+	r.mu.Lock()
+	if r.fails == nil {
+		r.fails = map[string]int{}
+	}
+	r.fails[l.Name]++
+	n := r.fails[l.Name]
+	failover := r.cache[l.Name].failover
+	if n >= FailoverAfter {
+		delete(r.fails, l.Name)
+	}
+	r.mu.Unlock()
+	if n >= FailoverAfter && failover != "" {
+		if r.Base.Logger != nil {
+			r.Base.Logger.Warn("location keeps failing; using its failover", "location", l.Name, "failover", failover, "failures", n)
+		}
+		r.markDown(l.Name, true)
+	}
+}
+
+// Succeeded records a file copied between src and dst: their failure
+// counts start again (Copier's Options.OnSuccess).
+func (r *Resolver) Succeeded(src, dst remote.Location) {
+	r.mu.Lock()
+	delete(r.fails, src.Name)
+	delete(r.fails, dst.Name)
+	r.mu.Unlock()
+}
+
 // dialFailover is called when dialling the primary location name failed
 // with perr: it dials the primary's backup, when it has one, and returns a
 // connection that maps the primary's paths onto the backup's.

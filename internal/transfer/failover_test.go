@@ -147,3 +147,48 @@ func TestHostKeyMismatchIsRefusedNotFailedOver(t *testing.T) {
 	}
 	mustEqual(t, src+"/a.csv", []byte("secret"))
 }
+
+// resetFS accepts the login but fails every upload with a transient
+// error, as a server with a broken disk or a flaky link would.
+type resetFS struct{ remote.FS }
+
+func (resetFS) Create(context.Context, string, int64) (remote.Writer, error) {
+	return nil, errors.New("read tcp: connection reset by peer")
+}
+
+// TestFailoverAfterRepeatedTransientErrors: a primary that answers but
+// fails every upload is given up after transfer.FailoverAfter attempts in
+// a row; the file's next attempt, in the same run, goes to the backup.
+func TestFailoverAfterRepeatedTransientErrors(t *testing.T) {
+	t.Parallel()
+	primary := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
+	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
+	pAddr, _ := stoppableFTPD(t, primary)
+	bAddr, _ := stoppableFTPD(t, backup)
+	src := t.TempDir()
+	write(t, src+"/a.csv", []byte("a"))
+	st, box := newMemStore(), newBox(t)
+	st.addLocation(box, "erp", "ftp://bob@"+pAddr+"/", "pw-b")
+	st.addLocation(box, "erp-dr", "ftp://carol@"+bAddr+"/", "pw-c")
+	st.mu.Lock()
+	st.locs["erp"].Failover = "erp-dr"
+	st.mu.Unlock()
+	dial := func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
+		f, err := remote.Dial(ctx, l, o)
+		if err == nil && l.Name == "erp" {
+			return resetFS{f}, nil
+		}
+		return f, err
+	}
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box, Dialer: dial},
+		Settle: time.Millisecond, Backoff: time.Millisecond, Logger: ferrytest.Logger(t)})
+	tr := &ferry.Transfer{Name: "push", Source: src, Dest: "location:erp/in", DeleteSource: true, Retries: transfer.FailoverAfter + 1}
+	out, err := r.Run(t.Context(), tr)
+	if err != nil || out.Failed() != 0 || len(out.Files) != 1 {
+		t.Fatalf("run: %+v, %v", out, err)
+	}
+	if f := out.Files[0]; f.Failover != "erp-dr" || f.Attempts != transfer.FailoverAfter+1 || !strings.Contains(f.Dst, bAddr) {
+		t.Errorf("file = %+v, want it on the backup after %d failed attempts", f, transfer.FailoverAfter)
+	}
+	mustEqual(t, backup.Home("carol", "in", "a.csv"), []byte("a"))
+}

@@ -47,6 +47,7 @@ type Resolver struct {
 	mu    sync.Mutex
 	cache map[string]resolved
 	down  map[string]time.Time // locations whose dial failed → skip until
+	fails map[string]int       // transient failures in a row, by location
 }
 
 type resolved struct {

@@ -186,6 +186,7 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (Ru
 	opts := Options{
 		Dial: r.o.Resolver.Dial, Verify: t.Verify, Retries: t.Retries, Backoff: r.o.Backoff,
 		RemoveSource: t.DeleteSource, Conflict: t.OnConflict, Now: r.o.Now, Logger: r.o.Logger.With("transfer", t.Name),
+		OnTransient: r.o.Resolver.Transient, OnSuccess: r.o.Resolver.Succeeded,
 	}
 	if t.RateLimit > 0 {
 		// One limiter for the whole run, however many files at once.

@@ -82,7 +82,14 @@ type Options struct {
 	Now func() time.Time
 	// Progress, when set, is told about each file.
 	Progress Progress
-	Logger   *slog.Logger
+	// OnTransient, when set, is told about each attempt of a file that
+	// failed with a transient error on one side: l is that side's
+	// location (a source or the destination). OnSuccess about each file
+	// copied. Resolver.Transient and Resolver.Succeeded fail a location
+	// over after repeated errors.
+	OnTransient func(l remote.Location)
+	OnSuccess   func(src, dst remote.Location)
+	Logger      *slog.Logger
 }
 
 // Progress receives per-file progress. Calls come from one goroutine.
@@ -367,9 +374,10 @@ func (c *Copier) copyWithRetries(ctx context.Context, j job) Result {
 	var r Result
 	earlier := false
 	for attempt := 1; ; attempt++ {
-		r = c.copyFile(ctx, j)
+		r = c.attempt(ctx, j, attempt)
 		earlier = earlier || (attempt == 1 && r.Resumed > 0)
 		r.Attempts, r.ResumedEarlier = attempt, earlier
+		c.health(j, r.Err)
 		if r.Err == nil || attempt > c.o.Retries || !remote.Transient(r.Err) || ctx.Err() != nil {
 			break
 		}
@@ -399,11 +407,11 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 	}
 	sfs, err := c.conn(ctx, j.src, roleSrc)
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", j.src, err))
+		return fail(onSide(roleSrc, fmt.Errorf("%s: %w", j.src, err)))
 	}
 	dfs, err := c.conn(ctx, j.dst, roleDst)
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", j.dst, err))
+		return fail(onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err)))
 	}
 	var sfo, dfo string
 	r.Src, sfo = served(sfs, j.src)
@@ -412,7 +420,7 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 	if se, err := sfs.Stat(ctx, j.src.Path); err == nil {
 		j.size, r.Size = se.Size, se.Size
 	} else {
-		return fail(fmt.Errorf("%s: %w", j.src, err))
+		return fail(onSide(roleSrc, fmt.Errorf("%s: %w", j.src, err)))
 	}
 	if c.o.SkipExisting || c.o.Conflict == ConflictSkip {
 		if de, err := dfs.Stat(ctx, j.dst.Path); err == nil && !de.Dir && (de.Size == j.size || c.o.Conflict == ConflictSkip) {
@@ -464,7 +472,7 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 	}
 	if tmp.Path != final.Path {
 		if err := dfs.Rename(ctx, tmp.Path, final.Path); err != nil {
-			return fail(fmt.Errorf("%s: rename into place: %w", final, err))
+			return fail(onSide(roleDst, fmt.Errorf("%s: rename into place: %w", final, err)))
 		}
 	}
 	if c.o.RemoveSource {
@@ -473,6 +481,33 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 		}
 	}
 	return r
+}
+
+// attempt is one try at copying a file. A retry's new connection may be
+// to a failover location, which lacks the folders made on the first.
+func (c *Copier) attempt(ctx context.Context, j job, n int) Result {
+	if n > 1 {
+		dfs, err := c.conn(ctx, j.dst, roleDst)
+		if err != nil {
+			return Result{Src: j.src.String(), Dst: j.dst.String(), Size: j.size,
+				Err: onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err))}
+		}
+		remote.MkdirAll(ctx, dfs, path.Dir(j.dst.Path)) // copyFile reports a failure
+	}
+	return c.copyFile(ctx, j)
+}
+
+// health tells OnTransient and OnSuccess how an attempt went.
+func (c *Copier) health(j job, err error) {
+	switch {
+	case err == nil && c.o.OnSuccess != nil:
+		c.o.OnSuccess(j.src, j.dst)
+	case err == nil, c.o.OnTransient == nil, !remote.Transient(err):
+	case sideOf(err) == roleSrc:
+		c.o.OnTransient(j.src)
+	case sideOf(err) == roleDst:
+		c.o.OnTransient(j.dst)
+	}
 }
 
 // freeName returns p when nothing exists there, else p with the time
@@ -519,12 +554,12 @@ func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 		w, err = dfs.Create(ctx, tmp, 0)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", j.dst, err)
+		return 0, onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err))
 	}
 	rd, err := sfs.Open(ctx, j.src.Path, *off)
 	if err != nil {
 		w.Abort()
-		return 0, fmt.Errorf("%s: %w", j.src, err)
+		return 0, onSide(roleSrc, fmt.Errorf("%s: %w", j.src, err))
 	}
 	n, err := copyData(ctx, w, rd, c.o.Progress, c.limiter)
 	if err != nil {
@@ -534,10 +569,10 @@ func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 	}
 	if err := rd.Close(); err != nil {
 		w.Abort()
-		return n, fmt.Errorf("%s: %w", j.src, err)
+		return n, onSide(roleSrc, fmt.Errorf("%s: %w", j.src, err))
 	}
 	if err := w.Close(); err != nil {
-		return n, fmt.Errorf("%s: %w", j.dst, err)
+		return n, onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err))
 	}
 	return n, nil
 }
@@ -592,12 +627,43 @@ func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 func copyData(ctx context.Context, w remote.Writer, r io.Reader, p Progress, lim *rate.Limiter) (int64, error) {
 	m := meter{ctx: ctx, p: p, lim: lim}
 	if wt, ok := r.(io.WriterTo); ok {
-		return wt.WriteTo(&countWriter{w: w, m: m})
+		n, err := wt.WriteTo(&countWriter{w: w, m: m}) // the writer's errors are marked
+		return n, onSide(roleSrc, err)
 	}
 	if rf, ok := w.(io.ReaderFrom); ok {
-		return rf.ReadFrom(&countReader{r: r, m: m})
+		n, err := rf.ReadFrom(&countReader{r: r, m: m}) // the reader's errors are marked
+		return n, onSide(roleDst, err)
 	}
-	return io.CopyBuffer(&countWriter{w: w, m: m}, r, make([]byte, 256<<10))
+	n, err := io.CopyBuffer(&countWriter{w: w, m: m}, r, make([]byte, 256<<10))
+	return n, onSide(roleSrc, err)
+}
+
+// sideError marks which end of a copy an error came from, so that
+// repeated transient failures are charged to that location (failover).
+type sideError struct {
+	role string
+	err  error
+}
+
+func (e *sideError) Error() string { return e.err.Error() }
+func (e *sideError) Unwrap() error { return e.err }
+
+// onSide marks err as role's unless it is marked already.
+func onSide(role string, err error) error {
+	var se *sideError
+	if err == nil || errors.As(err, &se) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &sideError{role: role, err: err}
+}
+
+// sideOf returns the role an error was marked with ("" when unknown).
+func sideOf(err error) string {
+	var se *sideError
+	if errors.As(err, &se) {
+		return se.role
+	}
+	return ""
 }
 
 // meter reports progress and applies the bandwidth limit.
@@ -628,6 +694,7 @@ type countWriter struct {
 
 func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
+	err = onSide(roleDst, err)
 	if merr := c.m.add(n); err == nil {
 		err = merr
 	}
@@ -641,6 +708,9 @@ type countReader struct {
 
 func (c *countReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
+	if err != io.EOF {
+		err = onSide(roleSrc, err)
+	}
 	if merr := c.m.add(n); err == nil && merr != nil {
 		err = merr
 	}
