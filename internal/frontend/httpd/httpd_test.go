@@ -441,7 +441,8 @@ func TestTraversalRefused(t *testing.T) {
 	env, base := davEnv(t)
 	env.WriteFile(t, "bob", "secret.txt", []byte("bob's secret"))
 	for _, p := range []string{"/dav/../bob/secret.txt", "/dav/%2e%2e/bob/secret.txt", "/dav/%252e%252e/bob/secret.txt",
-		"/dav/..%2fbob/secret.txt", "/api/v1/fs/%2e%2e/bob/secret.txt", "/api/v1/fs/..%2f..%2fbob/secret.txt"} {
+		"/dav/..%2fbob/secret.txt", "/api/v1/fs/%2e%2e/bob/secret.txt", "/api/v1/fs/..%2f..%2fbob/secret.txt",
+		"/api/v1/fs/%252e%252e/bob/secret.txt", "/api/v1/fs/..%252f..%252fbob/secret.txt", "/dav/%2E%2E%2Fbob/secret.txt"} {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 		if err != nil {
 			t.Fatal(err)

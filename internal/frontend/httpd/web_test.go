@@ -2,7 +2,9 @@ package httpd
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -228,5 +230,75 @@ func TestWebBrowseUploadRenameDelete(t *testing.T) {
 	resp, _ = b.get("/files/")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
 		t.Errorf("after logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestWebTraversalRefused: the web client's pages and forms stay in the
+// home whatever the encoding of "..": plain, %2e%2e, double-encoded.
+func TestWebTraversalRefused(t *testing.T) {
+	t.Parallel()
+	env, base := davEnv(t)
+	env.WriteFile(t, "bob", "secret.txt", []byte("bob's secret"))
+	env.WriteFile(t, "alice", "mine.txt", []byte("alice's file"))
+	b := newBrowser(t, base)
+	token := b.login("alice", "pw")
+	u, _ := url.Parse(base)
+	var cookies []string
+	for _, c := range b.c.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	for _, p := range []string{"/files/../bob/secret.txt", "/files/%2e%2e/bob/secret.txt", "/files/%2e%2e%2fbob%2fsecret.txt",
+		"/files/%252e%252e/bob/secret.txt", "/files/..%252fbob/secret.txt", "/files/../../bob/", "/files/%2e%2e/%2e%2e/"} {
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nConnection: close\r\n\r\n", p, u.Host, strings.Join(cookies, "; "))
+		raw, _ := io.ReadAll(conn)
+		conn.Close()
+		if strings.Contains(string(raw), "bob's secret") || strings.Contains(string(raw), ">secret.txt<") {
+			t.Errorf("GET %s escaped the home: %q", p, raw)
+		}
+	}
+	for _, f := range []struct {
+		action string
+		form   url.Values
+	}{
+		{"/rename", url.Values{"path": {"/../bob/secret.txt"}, "name": {"stolen.txt"}}},
+		{"/rename", url.Values{"path": {"/mine.txt"}, "name": {"../../bob/planted.txt"}}},
+		{"/delete", url.Values{"path": {"/../bob/secret.txt"}}},
+		{"/delete", url.Values{"path": {"/%2e%2e/bob/secret.txt"}}},
+		{"/mkdir", url.Values{"dir": {"/../bob"}, "name": {"planted"}}},
+		{"/mkdir", url.Values{"dir": {"/"}, "name": {"../bob-planted"}}},
+	} {
+		f.form.Set("csrf", token)
+		b.post(f.action, f.form)
+	}
+	if got, err := readHome(env, "bob", "secret.txt"); err != nil || string(got) != "bob's secret" {
+		t.Errorf("bob's file after the forms: %q %v", got, err)
+	}
+	for _, name := range []string{"stolen.txt", "planted.txt", "planted"} {
+		if _, err := os.Stat(env.Home("bob", name)); err == nil {
+			t.Errorf("%s appeared in bob's home", name)
+		}
+	}
+	if _, err := os.Stat(env.Home("alice", "../bob-planted")); err == nil {
+		t.Errorf("a folder was made beside alice's home")
+	}
+	// An upload to a traversing path lands nowhere outside the home.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", token)
+	fw, _ := mw.CreateFormFile("file", "x.txt")
+	fw.Write([]byte("planted"))
+	mw.Close()
+	for _, p := range []string{"/upload/..%2fbob/", "/upload/%2e%2e/bob/", "/upload/%252e%252e/bob/"} {
+		req, _ := http.NewRequest("POST", base+p, bytes.NewReader(buf.Bytes()))
+		req.URL.RawPath = p
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		b.send(req)
+		if _, err := os.Stat(env.Home("bob", "x.txt")); err == nil {
+			t.Fatalf("upload to %s planted a file in bob's home", p)
+		}
 	}
 }
