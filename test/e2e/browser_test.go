@@ -429,6 +429,33 @@ func TestBrowserWebAdmin(t *testing.T) {
 		t.Errorf("ferry user show partner:\n%s", out)
 	}
 
+	// The policy settings are in the same form: a bad network is refused
+	// next to its field, the rest of what was typed stays.
+	step(t, tab, "edit user", chromedp.Navigate(admin+"/admin/users/partner"), chromedp.WaitVisible(chromedp.CSS("#dotfiles")))
+	if st := navStep(t, tab, "bad policy",
+		chromedp.SendKeys(chromedp.CSS("#allow_cidrs"), "not-a-network"),
+		chromedp.SendKeys(chromedp.CSS("#quota_bytes"), "1000000"),
+		chromedp.SetValue(chromedp.CSS("#dotfiles"), "hide"),
+		chromedp.SendKeys(chromedp.CSS("#deny_patterns"), "*.exe"),
+		chromedp.Click(chromedp.CSS("#save-user")),
+	); st != 400 {
+		t.Errorf("user with a bad network: status %d, want 400", st)
+	}
+	if e := text(t, tab, "#allow_cidrs-err"); !strings.Contains(e, "not-a-network") {
+		t.Errorf("allow_cidrs error %q", e)
+	}
+	shot(t, tab, "user-policy-error")
+	step(t, tab, "fix network", chromedp.Clear(chromedp.CSS("#allow_cidrs")), chromedp.SendKeys(chromedp.CSS("#allow_cidrs"), "127.0.0.0/8"))
+	if st := navStep(t, tab, "save policy", chromedp.Click(chromedp.CSS("#save-user"))); st != 200 {
+		t.Fatalf("save policy: status %d; errors %q", st, texts(t, tab, ".field-error, #page-error"))
+	}
+	out := s.MustFerry("user", "show", "partner")
+	for _, want := range []string{"127.0.0.0/8", "1000000", "dotfiles:", "hide", "*.exe"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ferry user show partner lacks %q:\n%s", want, out)
+		}
+	}
+
 	// The new user signs in to the web client in a browser of their own.
 	user := newTab(t, tab)
 	step(t, user, "web client", chromedp.Navigate(web+"/login"), chromedp.WaitVisible(chromedp.CSS("#user")))
