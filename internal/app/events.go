@@ -45,7 +45,7 @@ func (a *App) newEvents(st *store.Store) *eventSinks {
 		panic(err) // only a nil Outbox fails
 	}
 	d, err := hooks.New(hooks.Options{
-		Rules: st, Changes: st.Changes, Users: st, Webhooks: wh, Node: a.cfg.Node, Logger: log,
+		Rules: st, Changes: st.Changes, Users: resolvedUsers{a}, Webhooks: wh, Node: a.cfg.Node, Logger: log,
 		Exec: exec.New(exec.Options{Logger: log}),
 		OnResult: func(action ferry.ActionKind, rule string, err error) {
 			if action == ferry.ActionExec || err != nil { // webhook deliveries count themselves
