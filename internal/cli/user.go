@@ -395,7 +395,11 @@ func newUserShow(e *env) *cobra.Command {
 
 func printUser(w io.Writer, u *ferry.User) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "name:\t%s\nstatus:\t%s\nhome:\t%s\n", u.Name, u.Status, u.Home)
+	home := u.Home
+	if home == "" {
+		home = "(from a group's home template; see --effective)"
+	}
+	fmt.Fprintf(tw, "name:\t%s\nstatus:\t%s\nhome:\t%s\n", u.Name, u.Status, home)
 	fmt.Fprintf(tw, "password:\t%v\n", u.PasswordHash != "")
 	fmt.Fprintf(tw, "groups:\t%s\n", strings.Join(u.Groups, ", "))
 	fmt.Fprintf(tw, "upload mode:\t%s\n", cmpOr(string(u.UploadMode), string(ferry.UploadAtomic)))
