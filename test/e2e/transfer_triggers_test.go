@@ -190,3 +190,105 @@ func TestCopyUploadResumeAfterKill(t *testing.T) {
 		t.Fatalf("partial file left: %v", err)
 	}
 }
+
+// TestScheduledMoveAcrossRestart: a scheduled move of several files from
+// a local folder to Ferry's SFTP, one of them still being written (picked
+// only once complete and old enough), with `ferry serve` killed in the
+// middle of a file and started again. Every file arrives exactly once,
+// whole; the source ends empty; the history has one success per file.
+func TestScheduledMoveAcrossRestart(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.AddUser("alice", "alice-pw", "--upload-mode", "atomic-resumable")
+	s.AddService("ssh", "sftp")
+	s.Start()
+	out := filepath.Join(t.TempDir(), "out")
+	os.MkdirAll(out, 0o755)
+	files := map[string][]byte{"a.csv": xferRandom(t, 10<<10), "b.csv": xferRandom(t, 20<<10), "big.bin": xferRandom(t, 5<<20+7)}
+	for n, b := range files {
+		os.WriteFile(filepath.Join(out, n), b, 0o644)
+	}
+	// growing.csv is appended to for a while: too young to go until done.
+	growing := filepath.Join(out, "growing.csv")
+	g, err := os.Create(growing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopGrowing := make(chan struct{})
+	grown := make(chan []byte)
+	go func() {
+		defer g.Close()
+		var all []byte
+		for i := 0; ; i++ {
+			select {
+			case <-stopGrowing:
+				grown <- all
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			chunk := bytes.Repeat([]byte{byte('a' + i%26)}, 4096)
+			g.Write(chunk)
+			all = append(all, chunk...)
+		}
+	}()
+
+	if r := s.FerryIn("alice-pw\n", "location", "add", "inbox", "sftp://alice@"+s.Addr("ssh")+"/", "--password-stdin"); r.Code != 0 {
+		t.Fatalf("location add: %d %s", r.Code, r.Stderr)
+	}
+	s.MustFerry("transfer", "add", "move", "--from", out, "--to", "location:inbox/in", "--every", "1s",
+		"--delete-source", "--min-age", "2s", "--rate-limit", "1M")
+	inbox := s.Home("alice", "in")
+	WaitFor(t, "big.bin well under way", func() bool {
+		es, _ := os.ReadDir(inbox)
+		for _, e := range es {
+			if fi, err := e.Info(); err == nil && e.Name() != "big.bin" && fi.Size() >= 1<<20 {
+				return true
+			}
+		}
+		return false
+	})
+	addr := s.Addr("ssh")
+	s.cmd.Process.Kill()
+	WaitFor(t, "ferry serve to be gone", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	if _, err := os.Stat(filepath.Join(inbox, "big.bin")); !os.IsNotExist(err) {
+		t.Fatalf("big.bin under its final name before it was complete: %v", err)
+	}
+	close(stopGrowing)
+	files["growing.csv"] = <-grown
+
+	s.Start()
+	s.MustFerry("location", "set", "inbox", "--url", "sftp://alice@"+s.Addr("ssh")+"/")
+	WaitFor(t, "every file delivered and gone from the source", func() bool {
+		for n, want := range files {
+			got, err := os.ReadFile(filepath.Join(inbox, n))
+			if _, srcErr := os.Stat(filepath.Join(out, n)); err != nil || !bytes.Equal(got, want) || !os.IsNotExist(srcErr) {
+				return false
+			}
+		}
+		return true
+	})
+	if es, _ := os.ReadDir(inbox); len(es) != len(files) {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Errorf("inbox holds %v, want exactly the %d files", names, len(files))
+	}
+	ok := map[string]int{}
+	for _, r := range history(t, s, "move") {
+		if r.Status == "succeeded" {
+			ok[filepath.Base(r.Dest)]++
+		}
+	}
+	for n := range files {
+		if ok[n] != 1 {
+			t.Errorf("%s: %d successes in the history, want 1 (%v)", n, ok[n], ok)
+		}
+	}
+}
