@@ -219,3 +219,33 @@ func TestTransfersUnavailable(t *testing.T) {
 	e.wantErr(e.do("GET", "/api/v1/transfers", e.token(rootAdmin), nil), http.StatusNotFound, "not_found", "")
 	e.wantErr(e.do("GET", "/api/v1/locations", e.token(rootAdmin), nil), http.StatusNotFound, "not_found", "")
 }
+
+// TestFailoverAndOnUploadFields: a location's failover and a transfer's
+// on_upload trigger go through the API as the CLI's flags do.
+func TestFailoverAndOnUploadFields(t *testing.T) {
+	e := newEnv(t)
+	withTransfers(t, e)
+	tok := e.token(rootAdmin)
+	ctx := context.Background()
+	e.want(e.do("POST", "/api/v1/locations", tok, map[string]any{"name": "erp-dr", "url": "sftp://u@dr/"}), http.StatusCreated)
+	r := e.want(e.do("POST", "/api/v1/locations", tok, map[string]any{"name": "erp", "url": "sftp://u@h/", "failover": "erp-dr"}),
+		http.StatusCreated)
+	if got := r.obj(t); got["failover"] != "erp-dr" {
+		t.Errorf("created %v", got)
+	}
+	if l, err := e.st.GetLocation(ctx, "erp"); err != nil || l.Failover != "erp-dr" {
+		t.Fatalf("stored %+v %v", l, err)
+	}
+	e.wantErr(e.do("POST", "/api/v1/locations", tok, map[string]any{"name": "self", "url": "sftp://u@h/", "failover": "self"}),
+		http.StatusBadRequest, "invalid", "")
+
+	r = e.want(e.do("POST", "/api/v1/transfers", tok, map[string]any{"name": "to-erp", "on_upload": "alice:/in/*.csv",
+		"dest": "location:erp/in", "delete_source": true}), http.StatusCreated)
+	if got := r.obj(t); got["on_upload"] != "alice:/in/*.csv" || got["source"] != nil && got["source"] != "" {
+		t.Errorf("created %v", got)
+	}
+	e.wantErr(e.do("POST", "/api/v1/transfers", tok, map[string]any{"name": "bad", "on_upload": "alice:in", "dest": "/x"}),
+		http.StatusBadRequest, "invalid", "on_upload")
+	e.wantErr(e.do("POST", "/api/v1/transfers", tok, map[string]any{"name": "bad", "on_upload": "alice:/in/*", "source": "/y", "dest": "/x"}),
+		http.StatusBadRequest, "invalid", "source")
+}
