@@ -503,7 +503,8 @@ func (r *Runner) named(ctx context.Context, t *ferry.Transfer, f remote.FS, src 
 		l := src.Join(strings.Split(rel, "/")...)
 		e, err := f.Stat(ctx, l.Path)
 		if err != nil || e.Dir {
-			r.o.Logger.Debug("uploaded file not delivered: gone or not a file", "transfer", t.Name, "file", vp, "err", err)
+			r.o.Logger.Info("uploaded file not delivered: gone (delivered by an earlier run?) or not a file in the user's home",
+				"transfer", t.Name, "file", vp, "path", l.Path, "err", err)
 			continue
 		}
 		dir := path.Dir(rel)
