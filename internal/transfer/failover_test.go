@@ -48,7 +48,7 @@ func TestFailoverToBackupLocation(t *testing.T) {
 	primary := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
 	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
 	pAddr, stopPrimary := stoppableFTPD(t, primary)
-	bAddr, _ := stoppableFTPD(t, backup)
+	bAddr, stopBackup := stoppableFTPD(t, backup)
 
 	src := t.TempDir()
 	if err := os.MkdirAll(backup.Home("carol", "dr"), 0o755); err != nil {
@@ -88,6 +88,16 @@ func TestFailoverToBackupLocation(t *testing.T) {
 	if len(h) != 2 || !strings.Contains(h[0].Dest, pAddr) || !strings.Contains(h[1].Dest, bAddr+"/dr/in/b.csv") {
 		t.Fatalf("history does not say which server got each file: %+v", h)
 	}
+
+	// Both down: the file fails, naming both, and stays at the source.
+	stopBackup()
+	write(t, src+"/c.csv", []byte("nowhere"))
+	out, err = r.Run(t.Context(), tr)
+	if err != nil || out.Failed() != 1 || !strings.Contains(out.Files[0].Err.Error(), `"erp"`) ||
+		!strings.Contains(out.Files[0].Err.Error(), `"erp-dr"`) {
+		t.Fatalf("run with both down: %+v, %v", out, err)
+	}
+	mustEqual(t, src+"/c.csv", []byte("nowhere"))
 
 	// Without a failover, the primary's outage fails the file, naming it.
 	st.mu.Lock()

@@ -155,11 +155,14 @@ func (r *Resolver) Dial(ctx context.Context, l remote.Location) (remote.FS, erro
 	if err != nil {
 		return nil, err
 	}
+	var backupErr error // the backup, tried first, failed too
 	if res.failover != "" && r.isDown(l.Name) {
 		perr := fmt.Errorf("location %q: failed less than %v ago", l.Name, FailoverCooldown)
-		if f, err := r.dialFailover(ctx, l, res, perr); err == nil {
+		f, err := r.dialFailover(ctx, l, res, perr)
+		if err == nil {
 			return f, nil
 		}
+		backupErr = err
 	}
 	f, err := dial(ctx, l, res.opts)
 	if err != nil {
@@ -168,6 +171,9 @@ func (r *Resolver) Dial(ctx context.Context, l remote.Location) (remote.FS, erro
 			return nil, err
 		}
 		r.markDown(l.Name, ctx.Err() == nil)
+		if backupErr != nil {
+			return nil, fmt.Errorf("%w (and its failover: %w)", err, backupErr)
+		}
 		return r.dialFailover(ctx, l, res, err)
 	}
 	r.markDown(l.Name, false)
