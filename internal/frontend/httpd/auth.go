@@ -121,6 +121,8 @@ type sessionCache struct {
 
 type cachedSession struct {
 	key     [32]byte
+	user    string
+	token   string // the token's stored hash, for a token login
 	sess    *core.Session
 	refs    int
 	created time.Time
@@ -164,7 +166,10 @@ func (c *sessionCache) acquire(ctx context.Context, req core.LoginRequest) (*cor
 		c.retire(e)
 	}
 	c.mu.Unlock()
-	e := &cachedSession{key: key, created: c.now()}
+	e := &cachedSession{key: key, created: c.now(), user: req.User}
+	if req.Token != "" {
+		e.token = ferry.HashUserToken(req.Token)
+	}
 	req.Disconnect = func() { c.drop(e) }
 	sess, err := c.eng.Login(ctx, req)
 	if err != nil {
@@ -224,6 +229,19 @@ func (c *sessionCache) drop(e *cachedSession) {
 	c.mu.Unlock()
 	if closeNow {
 		go e.sess.Close()
+	}
+}
+
+// forget retires the cached sessions for which match is true (a token
+// revoked or a password changed through this server): the next request
+// logs in again, and old credentials fail at once instead of within ttl.
+func (c *sessionCache) forget(match func(*cachedSession) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.m {
+		if e.sess != nil && match(e) {
+			c.retire(e)
+		}
 	}
 }
 

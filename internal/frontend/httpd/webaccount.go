@@ -99,9 +99,21 @@ func (s *Server) webTokenAdd(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) webTokenDel(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	err := sess.RevokeToken(r.Context(), r.PostFormValue("name"))
+	name := r.PostFormValue("name")
+	var hash string
+	if toks, err := sess.Tokens(r.Context()); err == nil {
+		for _, t := range toks {
+			if t.Name == name {
+				hash = t.Hash
+			}
+		}
+	}
+	err := sess.RevokeToken(r.Context(), name)
 	switch {
 	case err == nil:
+		if hash != "" {
+			s.auth.forget(func(e *cachedSession) bool { return e.token == hash })
+		}
 		http.Redirect(w, r, "/tokens?ok=revoked", http.StatusSeeOther)
 	case errors.Is(err, ferry.ErrNotFound):
 		http.Redirect(w, r, "/tokens?e=not_found", http.StatusSeeOther)
@@ -137,6 +149,8 @@ func (s *Server) webPassword(w http.ResponseWriter, r *http.Request) {
 	err := sess.ChangePassword(r.Context(), old, pw)
 	switch {
 	case err == nil:
+		user := sess.User().Name
+		s.auth.forget(func(e *cachedSession) bool { return e.token == "" && e.user == user })
 		http.Redirect(w, r, "/password?ok=password", http.StatusSeeOther)
 	case errors.Is(err, ferry.ErrAuth):
 		fail(http.StatusForbidden, "Your current password is not right.")

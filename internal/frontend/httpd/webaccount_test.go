@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/core"
@@ -131,4 +132,46 @@ func TestWebChangePassword(t *testing.T) {
 	wantStatus(t, "old password", resp, body, http.StatusUnauthorized)
 	resp, body = do(t, "GET", base+"/api/v1/fs/", "alice", "new-password-1", nil)
 	wantStatus(t, "new password", resp, body, http.StatusOK)
+}
+
+// TestWebAccountChangesEndCachedSessions: with the credential cache on, a
+// token revoked and a password changed on the web client's pages stop
+// working at once, not when the cache entry expires.
+func TestWebAccountChangesEndCachedSessions(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "old-password"))
+	now := newClock()
+	base := startServer(t, env, func(o *Options) { o.Now = now.Now; o.AuthCacheTTL = time.Hour })
+	b := newBrowser(t, base)
+	csrf := b.login("alice", "old-password")
+	resp, body := b.post("/tokens", url.Values{"csrf": {csrf}, "name": {"ci"}, "expires": {"0"}})
+	wantStatus(t, "create token", resp, body, http.StatusCreated)
+	m := secretField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no secret on the page: %q", body)
+	}
+	bearer := "Bearer " + m[1]
+	for range 2 { // the second request is served by the cached session
+		resp, body = do(t, "GET", base+"/api/v1/fs/", "", "", nil, "Authorization", bearer)
+		wantStatus(t, "API with the token", resp, body, http.StatusOK)
+		resp, body = do(t, "PROPFIND", base+"/dav/", "alice", "old-password", nil, "Depth", "0")
+		wantStatus(t, "WebDAV with the password", resp, body, http.StatusMultiStatus)
+	}
+	resp, _ = b.post("/tokens/delete", url.Values{"csrf": {csrf}, "name": {"ci"}})
+	if resp.Header.Get("Location") != "/tokens?ok=revoked" {
+		t.Fatalf("revoke: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body = do(t, "GET", base+"/api/v1/fs/", "", "", nil, "Authorization", bearer)
+	wantStatus(t, "API with the revoked token", resp, body, http.StatusUnauthorized)
+	resp, body = do(t, "PROPFIND", base+"/dav/", "alice", "old-password", nil, "Depth", "0")
+	wantStatus(t, "WebDAV with the password after revoking a token", resp, body, http.StatusMultiStatus)
+
+	resp, body = b.post("/password", url.Values{"csrf": {csrf}, "old": {"old-password"}, "new": {"new-password-1"}, "repeat": {"new-password-1"}})
+	if resp.Header.Get("Location") != "/password?ok=password" {
+		t.Fatalf("change password: %d %q", resp.StatusCode, body)
+	}
+	resp, body = do(t, "PROPFIND", base+"/dav/", "alice", "old-password", nil, "Depth", "0")
+	wantStatus(t, "WebDAV with the old password", resp, body, http.StatusUnauthorized)
+	resp, body = do(t, "PROPFIND", base+"/dav/", "alice", "new-password-1", nil, "Depth", "0")
+	wantStatus(t, "WebDAV with the new password", resp, body, http.StatusMultiStatus)
 }
