@@ -131,6 +131,7 @@ func newWebAdmin(s *Server) (*webAdmin, error) {
 			}
 			return v
 		},
+		"options": optionLines,
 		"policyForm": func(p ferry.Policy, f url.Values, e map[string]string, group bool) policyView {
 			return policyView{P: p, F: f, E: e, Group: group}
 		},

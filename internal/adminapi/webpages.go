@@ -63,6 +63,7 @@ func (wa *webAdmin) routes() {
 	wa.handle("GET /admin/services", wa.serviceList)
 	wa.handle("POST /admin/services", wa.addService)
 	wa.handle("POST /admin/services/{name}/{action}", wa.serviceAction)
+	wa.serviceEditRoutes()
 
 	wa.handle("GET /admin/sessions", func(w http.ResponseWriter, r *http.Request, p *principal, pg *webPage) error {
 		pg.Title, pg.Data = "Sessions", s.sessionViews(r)
