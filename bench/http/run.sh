@@ -4,7 +4,9 @@
 # loopback, files on tmpfs, same curl client, downloads to /dev/null,
 # interleaved runs, medians. Needs root, apache2, nginx, apache2-utils, curl.
 # Usage: bench/http/run.sh [runs] (default 5). SIZE_MB (default 1024) sets the
-# big file's size; OUT (default bench/http/results-DATE.md) receives the table.
+# big file's size; OUT (default bench/http/results-DATE.md) receives the table;
+# FERRY_BIN (default: built from the checkout) is the ferry binary to measure
+# and FERRY_REV the revision it was built from (shown in the table).
 set -euo pipefail
 RUNS=${1:-5}
 SIZE_MB=${SIZE_MB:-1024}
@@ -27,7 +29,7 @@ htpasswd -cbm $T/htpasswd xbench "$PW" >/dev/null 2>&1
 apache2 -f "$PEERS/apache-dav.conf" -k start
 nginx -c "$PEERS/nginx.conf"
 
-go build -o "$W/ferry" "$REPO/cmd/ferry"
+if [ -n "${FERRY_BIN:-}" ]; then cp "$FERRY_BIN" "$W/ferry"; else go build -o "$W/ferry" "$REPO/cmd/ferry"; fi
 export FERRY_ADMIN_PASSWORD=bench-admin
 "$W/ferry" init --no-default-services --data-dir "$W/data" >/dev/null
 echo "$PW" | "$W/ferry" user add xbench --password-stdin --data-dir "$W/data" >/dev/null
@@ -93,7 +95,7 @@ OUT=${OUT:-$REPO/bench/http/results-$(date -u +%F).md}
 {
 printf '# HTTP benchmark %s\n\n' "$(date -u '+%F %H:%M UTC')"
 printf 'Ferry %s (%s), %s, %s; %s runs (median), big file %s MiB, 200 × 64 KiB small files;\n' \
-  "$(git -C "$REPO" rev-parse --short HEAD)" "$(go version | cut -d' ' -f3)" "$(apache2 -v | head -1 | cut -d' ' -f3)" \
+  "${FERRY_REV:-$(git -C "$REPO" rev-parse --short HEAD)}" "$(go version | cut -d' ' -f3)" "$(apache2 -v | head -1 | cut -d' ' -f3)" \
   "$(nginx -v 2>&1 | cut -d' ' -f3)" "$RUNS" "$SIZE_MB"
 printf 'loopback, tmpfs, curl %s, downloads to /dev/null, %s cores, load %s.\n\n' \
   "$(curl -V | head -1 | cut -d' ' -f2)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
