@@ -58,7 +58,7 @@ func TestOnUploadDeliversTheUploadedFile(t *testing.T) {
 	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box},
 		Homes: homes, Settle: time.Hour, Logger: ferrytest.Logger(t)}) // a settle wait would hang the test
 	sched = transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r,
-		Tick: time.Hour, Logger: ferrytest.Logger(t)}) // deliveries must not wait for a tick
+		Tick: time.Hour, WatchRescan: time.Hour, Logger: ferrytest.Logger(t)}) // deliveries must not wait for a tick
 	close(ready)
 	tr := &ferry.Transfer{Name: "to-erp", OnUpload: "alice:/in/*.csv", Dest: "location:erp/inbound", DeleteSource: true}
 	if err := tr.Validate(); err != nil {
@@ -69,7 +69,8 @@ func TestOnUploadDeliversTheUploadedFile(t *testing.T) {
 	done := make(chan struct{})
 	go func() { sched.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the transfer to be scheduled", func() bool { _, ok := sched.States()["to-erp"]; return ok })
+	// The catch-up pass at start (a move) finds no /in yet.
+	waitFor(t, "the catch-up pass", func() bool { st := sched.States()["to-erp"]; return st.Runs == 1 && !st.Running })
 
 	c, err := remote.Dial(t.Context(), loc(t, "sftp://alice@"+sftpAddr+"/"), remote.Options{Password: "pw-a", Insecure: true})
 	if err != nil {
@@ -175,4 +176,27 @@ func TestOnUploadValidate(t *testing.T) {
 	if !tr.MatchUpload("alice", "/in/s/a.csv") || tr.MatchUpload("alice", "/inbox/a") || tr.UploadRoot() != "/in" {
 		t.Errorf("/** glob: root %q", tr.UploadRoot())
 	}
+}
+
+// TestOnUploadCatchUpAtStart: files uploaded while the server was down
+// (no event will come for them) are delivered by the pass a moving
+// on_upload transfer makes when the scheduler starts.
+func TestOnUploadCatchUpAtStart(t *testing.T) {
+	t.Parallel()
+	home, dst := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(home, "in", "early.csv"), []byte("uploaded while down"))
+	st := newMemStore()
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{}, Settle: time.Millisecond,
+		Homes: func(context.Context, string) (string, error) { return home, nil }, Logger: ferrytest.Logger(t)})
+	d := &defs{ts: map[string]*ferry.Transfer{}}
+	s := transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r, Tick: time.Hour,
+		WatchRescan: time.Hour, Logger: ferrytest.Logger(t)})
+	d.put(&ferry.Transfer{Name: "up", OnUpload: "alice:/in/*", Dest: dst, DeleteSource: true})
+	runScheduler(t, s)
+	waitFor(t, "early.csv", func() bool { _, err := os.Stat(filepath.Join(dst, "early.csv")); return err == nil })
+	mustEqual(t, filepath.Join(dst, "early.csv"), []byte("uploaded while down"))
+	waitFor(t, "the source removed", func() bool {
+		_, err := os.Stat(filepath.Join(home, "in", "early.csv"))
+		return os.IsNotExist(err)
+	})
 }

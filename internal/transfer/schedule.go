@@ -33,7 +33,8 @@ type SchedulerOptions struct {
 	// while files it saw are not yet stable (default 2s).
 	WatchInterval time.Duration
 	// WatchRescan is how often a --watch transfer whose local source is
-	// watched through inotify looks anyway, in case a change was missed
+	// watched through inotify looks anyway, in case a change was missed,
+	// and an on_upload transfer that moves its files looks for any left
 	// (default 1m).
 	WatchRescan time.Duration
 	Now         func() time.Time
@@ -209,6 +210,10 @@ func (s *Scheduler) next(t *ferry.Transfer, end time.Time) time.Time {
 			return end
 		}
 		return end.Add(s.o.WatchInterval)
+	case t.OnUpload != "" && (t.DeleteSource || t.ArchiveTo != ""):
+		// A slow catch-up pass: a failed delivery, or an upload whose
+		// event was dropped, goes at the latest then.
+		return end.Add(s.o.WatchRescan)
 	case t.Cron != "":
 		c, err := ParseCron(t.Cron)
 		if err != nil {
@@ -321,7 +326,8 @@ func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error, files 
 	st.LastFail = res.Failed()
 	st.LastDone = len(res.Files) - st.LastFail
 	st.Pending = res.Pending
-	if cur := s.defs[t.Name]; cur != nil && cur.Version == t.Version {
+	if cur := s.defs[t.Name]; cur != nil && cur.Version == t.Version && (len(files) == 0 || st.Next.IsZero()) {
+		// (A delivery leaves the next catch-up pass where it was.)
 		st.Next = s.next(t, st.LastEnd)
 		if soon := st.LastEnd.Add(s.o.WatchInterval); errors.Is(err, ErrBusy) && !st.Next.IsZero() && soon.Before(st.Next) {
 			// It ran elsewhere (or a lease is left from a crash): look
