@@ -130,3 +130,52 @@ func basic(user, pw string) string {
 	req.SetBasicAuth(user, pw)
 	return req.Header.Get("Authorization")
 }
+
+// TestDefenderScoresUnreadableRequests: connections that send bytes net/http
+// cannot read as a request (answered 400 before any handler) count against
+// their address; connections that send nothing do not.
+func TestDefenderScoresUnreadableRequests(t *testing.T) {
+	t.Parallel()
+	const threshold = 3
+	bans := &memBans{}
+	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
+		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: threshold})
+	}, ferrytest.User("alice", "pw"))
+	base := startServer(t, env)
+	addr := strings.TrimPrefix(base, "http://")
+	dial := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial from %s: %v", src, err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		return c
+	}
+	for range threshold + 1 {
+		c := dial("127.0.0.9") // connects and leaves: a preconnect
+		c.Close()
+	}
+	for _, garbage := range []string{"SSH-2.0-OpenSSH_9.2\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", "GET / HTTP/9.9\r\n\r\n"} {
+		c := dial("127.0.0.8")
+		c.Write([]byte(garbage))
+		buf := make([]byte, 512)
+		c.Read(buf) // net/http's 400, or the close
+		c.Close()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for env.Engine.Admit(netip.MustParseAddr("127.0.0.8")) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("127.0.0.8 not banned after %d unreadable requests", threshold)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := env.Engine.Admit(netip.MustParseAddr("127.0.0.9")); err != nil {
+		t.Errorf("connections without a byte got 127.0.0.9 banned: %v", err)
+	}
+	resp, err := clientFrom(t, "127.0.0.1").Get(base + "/login")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("127.0.0.1 after 127.0.0.8 was banned: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}

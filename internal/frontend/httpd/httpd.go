@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/core"
@@ -125,13 +126,16 @@ func (s *Server) routes() *http.ServeMux {
 // Serve serves HTTP(S) on ln until ctx ends, then stops accepting, waits a
 // little for running requests and closes every session it opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ct := &connTracker{s: s, m: make(map[net.Conn]*connInfo)}
 	srv := &http.Server{
-		Handler:           s.h,
+		Handler:           ct.handler(s.h),
 		ReadHeaderTimeout: 20 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       ct.connContext,
+		ConnState:         ct.connState,
 	}
 	ln = admitting{Listener: ln, s: s}
 	if s.opts.TLS != nil {
@@ -234,5 +238,64 @@ func (l admitting) Accept() (net.Conn, error) {
 			continue
 		}
 		return c, nil
+	}
+}
+
+// connTracker reports to the defender the connections that sent bytes but
+// never a request net/http could parse (garbage, a TLS or SSH hello on the
+// plain port, an oversized or unfinished header): net/http answers those
+// itself (400, 431) and the handlers never see them. A connection that
+// sends nothing (a browser's preconnect) is not reported.
+type connTracker struct {
+	s  *Server
+	mu sync.Mutex
+	m  map[net.Conn]*connInfo
+}
+
+type connInfo struct {
+	active  atomic.Bool // bytes arrived
+	handled atomic.Bool // a request reached the handler
+}
+
+type connInfoKey struct{}
+
+func (t *connTracker) connContext(ctx context.Context, c net.Conn) context.Context {
+	ci := &connInfo{}
+	t.mu.Lock()
+	t.m[c] = ci
+	t.mu.Unlock()
+	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+func (t *connTracker) handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok && !ci.handled.Load() {
+			ci.handled.Store(true)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (t *connTracker) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateActive:
+		t.mu.Lock()
+		ci := t.m[c]
+		t.mu.Unlock()
+		if ci != nil {
+			ci.active.Store(true)
+		}
+	case http.StateHijacked, http.StateClosed:
+		t.mu.Lock()
+		ci := t.m[c]
+		delete(t.m, c)
+		t.mu.Unlock()
+		if ci == nil || !ci.active.Load() || ci.handled.Load() {
+			return
+		}
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			t.s.log.Debug("connection closed without a readable request", "remote", ap.String())
+			t.s.eng.Report(context.Background(), ap.Addr(), "protocol: no readable HTTP request")
+		}
 	}
 }
