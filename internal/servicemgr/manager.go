@@ -141,7 +141,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	m.reap()
 	for name, r := range m.running {
 		if d, ok := want[name]; !ok || d.Version != r.def.Version {
-			m.stop(name, r, !ok)
+			m.stop(name, r, !ok, false)
 		}
 	}
 	for name, f := range m.failed {
@@ -218,11 +218,16 @@ func (m *Manager) start(ctx context.Context, def ferry.Service) {
 // when they have all ended or Grace runs out, the sessions left are kicked
 // (unless the service runs again under the same name, a restart) and its
 // Serve is cancelled. m.mu is held.
-func (m *Manager) stop(name string, r *running, kick bool) {
+func (m *Manager) stop(name string, r *running, kick, now bool) {
 	delete(m.running, name)
 	r.ln.drain()
 	m.draining[r] = struct{}{}
-	m.log.Info("service stopped", ferry.LogService, name, "grace", m.opts.Grace)
+	grace := m.opts.Grace
+	if now {
+		r.cutOnce()
+		grace = 0
+	}
+	m.log.Info("service stopped", ferry.LogService, name, "grace", grace)
 	m.publish(ferry.Event{Type: ferry.EventServiceStopped, Service: name, Status: "ok"})
 	go func() {
 		m.waitSessions(name, r)
@@ -321,7 +326,7 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration, changed func(
 func (m *Manager) StopAll() {
 	m.mu.Lock()
 	for name, r := range m.running {
-		m.stop(name, r, true)
+		m.stop(name, r, true, true)
 	}
 	var all []*running
 	for r := range m.draining {
