@@ -111,6 +111,12 @@ func serveFileWith(w http.ResponseWriter, r *http.Request, sess *core.Session, n
 		return
 	}
 	w.WriteHeader(status)
+	if r.TLS == nil && length > 0 {
+		// Send the header now: net/http's ReadFrom then goes straight
+		// to sendfile instead of first reading and copying 512 bytes
+		// of the file to sniff a Content-Type it already has.
+		_ = http.NewResponseController(w).Flush()
+	}
 	n, err := dl.CopyTo(w, length)
 	if err == nil && n < length {
 		err = fmt.Errorf("httpd: file shrank while sent: %d of %d bytes", n, length)
