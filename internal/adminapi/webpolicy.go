@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,9 +36,9 @@ func policyFromForm(form url.Values, pol *ferry.Policy, pg *webPage) {
 			*dst = nil
 			return
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			pg.Errors[field] = field + ": a whole number >= 0, or empty for no limit"
+		n, err := parseBytes(v)
+		if err != nil {
+			pg.Errors[field] = field + ": a whole number of bytes >= 0 with an optional K, M, G or T (powers of 1024), e.g. 512K or 10G; empty for no limit"
 			return
 		}
 		*dst = &n
@@ -175,4 +176,22 @@ func parseExpiry(v string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("expires_at %q: expected YYYY-MM-DD or YYYY-MM-DD HH:MM (UTC), or empty for never", v)
+}
+
+// parseBytes reads a byte count or rate: digits with an optional K, M, G
+// or T suffix (powers of 1024; a trailing B or iB is allowed).
+func parseBytes(v string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(v))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	shift := 0
+	if t != "" {
+		if i := strings.IndexByte("KMGT", t[len(t)-1]); i >= 0 {
+			shift, t = 10*(i+1), t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q is not a size", v)
+	}
+	return n << shift, nil
 }

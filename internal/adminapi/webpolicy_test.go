@@ -17,7 +17,7 @@ func userPolicyForm() url.Values {
 	return url.Values{
 		"name": {"dave"}, "password": {"pw-dave"}, "perms": {"/=all"}, "expires_at": {"2031-05-04 12:30"},
 		"quota_bytes": {"1000000"}, "quota_files": {"50"}, "max_sessions": {"2"}, "max_file_size": {"4096"},
-		"bandwidth_up": {"100000"}, "bandwidth_down": {"200000"},
+		"bandwidth_up": {"512K"}, "bandwidth_down": {"200000"},
 		"allow_cidrs": {"10.0.0.0/8, 192.0.2.7"}, "deny_cidrs": {"10.9.0.0/16"},
 		"protocols": {"sftp, ftp"}, "login_methods": {"password, publickey"}, "login_requires_all": {"yes"},
 		"hours": {"mon-fri 08:00-18:00"}, "require_tls": {"yes"},
@@ -83,7 +83,7 @@ func TestWebUserPolicy(t *testing.T) {
 		"quota_files":        p.QuotaFiles != nil && *p.QuotaFiles == 50,
 		"max_sessions":       p.MaxSessions != nil && *p.MaxSessions == 2,
 		"max_file_size":      p.MaxFileSize != nil && *p.MaxFileSize == 4096,
-		"bandwidth":          p.BandwidthUp != nil && *p.BandwidthUp == 100000 && p.BandwidthDown != nil && *p.BandwidthDown == 200000,
+		"bandwidth":          p.BandwidthUp != nil && *p.BandwidthUp == 512<<10 && p.BandwidthDown != nil && *p.BandwidthDown == 200000,
 		"cidrs":              slices.Equal(p.AllowCIDRs, []string{"10.0.0.0/8", "192.0.2.7"}) && slices.Equal(p.DenyCIDRs, []string{"10.9.0.0/16"}),
 		"protocols":          slices.Equal(p.Protocols, []ferry.Protocol{ferry.SFTP, ferry.FTP}),
 		"login_methods":      slices.Equal(p.LoginMethods, []string{"password", "publickey"}) && ferry.Bool(p.RequireAllMethods),

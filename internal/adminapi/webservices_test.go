@@ -21,6 +21,7 @@ func TestWebServiceEdit(t *testing.T) {
 	if _, body := b.get("/admin/services"); !strings.Contains(body, `href="/admin/services/ftp1"`) {
 		t.Fatalf("the list does not link the service: %s", body)
 	}
+	e.waitState(e.token(rootAdmin), "ftp1", "running") // the manager applies the add on its own schedule
 	st, body := b.get("/admin/services/ftp1")
 	if st != http.StatusOK || !strings.Contains(body, "banner=hello") || !strings.Contains(body, `id="service-state" class="state-running"`) {
 		t.Fatalf("edit page: %d %s", st, body)
