@@ -99,9 +99,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 	return a, init, nil
 }
 
-// Close releases the store and the bus.
+// Close releases the store and the bus, once the upload digests still
+// queued are written.
 func (a *App) Close() error {
 	a.bus.Close()
+	a.eng.FlushSums()
 	return a.store.Close()
 }
 

@@ -217,22 +217,22 @@ func (u *Upload) rememberSum(hexSum string) {
 func (s *Session) putSum(ctx context.Context, name string, size int64, mtime time.Time, sum []byte) {
 	root, rel := s.sumLoc(name)
 	s.eng.sums.put(sumKey(root, rel), size, mtime, sum)
-	if st := s.eng.opts.Sums; st != nil {
+	s.eng.writeSums(func(ctx context.Context, st SumStore) {
 		if err := st.PutSum(ctx, root, rel, size, mtime, sum); err != nil {
 			s.log.Warn("upload checksum not recorded", "path", rel, "err", err)
 		}
-	}
+	})
 }
 
 // dropSum forgets the digest of name (and of anything below it).
 func (s *Session) dropSum(ctx context.Context, name string) {
 	root, rel := s.sumLoc(name)
 	s.eng.sums.drop(sumKey(root, rel))
-	if st := s.eng.opts.Sums; st != nil {
+	s.eng.writeSums(func(ctx context.Context, st SumStore) {
 		if err := st.DropSums(ctx, root, rel); err != nil {
 			s.log.Warn("upload checksum not forgotten", "path", rel, "err", err)
 		}
-	}
+	})
 }
 
 // moveSum follows a rename: the digests of from (a file, or the files
@@ -246,19 +246,17 @@ func (s *Session) moveSum(ctx context.Context, from, to string) {
 		s.eng.sums.drop(sumKey(rt, nt))
 		s.eng.sums.drop(sumKey(rf, nf))
 	}
-	st := s.eng.opts.Sums
-	if st == nil {
-		return
-	}
-	var err error
-	if rf == rt {
-		err = st.MoveSums(ctx, rf, nf, nt)
-	} else {
-		err = errors.Join(st.DropSums(ctx, rf, nf), st.DropSums(ctx, rt, nt))
-	}
-	if err != nil {
-		s.log.Warn("upload checksum not moved", "from", nf, "to", nt, "err", err)
-	}
+	s.eng.writeSums(func(ctx context.Context, st SumStore) {
+		var err error
+		if rf == rt {
+			err = st.MoveSums(ctx, rf, nf, nt)
+		} else {
+			err = errors.Join(st.DropSums(ctx, rf, nf), st.DropSums(ctx, rt, nt))
+		}
+		if err != nil {
+			s.log.Warn("upload checksum not moved", "from", nf, "to", nt, "err", err)
+		}
+	})
 }
 
 // touchSum follows a change of modification time (clients set it right
@@ -311,4 +309,79 @@ func (s *Session) knownSum(ctx context.Context, algo, name string, offset, lengt
 		return nil
 	}
 	return s.recordedSum(ctx, name, fi)
+}
+
+// sumWriter applies digest changes to Options.Sums in order on its own
+// goroutine: a store write waits for the disk, which an upload's Commit
+// should not. Reads go to the memory cache first, which changes at once.
+// The zero value is ready to use.
+type sumWriter struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []func(context.Context, SumStore)
+	running bool
+}
+
+// sumQueueMax bounds the queue; a writer beyond it waits (the store is
+// slower than the uploads).
+const sumQueueMax = 4096
+
+func (w *sumWriter) wait() {
+	if w.cond == nil {
+		w.cond = sync.NewCond(&w.mu)
+	}
+	w.cond.Wait()
+}
+
+// writeSums queues op for the store, when there is one.
+func (e *Engine) writeSums(op func(context.Context, SumStore)) {
+	st := e.opts.Sums
+	if st == nil {
+		return
+	}
+	w := &e.sumw
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.queue) >= sumQueueMax {
+		w.wait()
+	}
+	w.queue = append(w.queue, op)
+	if !w.running {
+		w.running = true
+		go w.drain(st)
+	}
+}
+
+func (w *sumWriter) drain(st SumStore) {
+	ctx := context.Background()
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			w.running = false
+			if w.cond != nil {
+				w.cond.Broadcast()
+			}
+			w.mu.Unlock()
+			return
+		}
+		op := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		if w.cond != nil {
+			w.cond.Broadcast()
+		}
+		w.mu.Unlock()
+		op(ctx, st)
+	}
+}
+
+// FlushSums waits until every upload digest change so far has reached
+// Options.Sums (call it before closing the store).
+func (e *Engine) FlushSums() {
+	w := &e.sumw
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.running {
+		w.wait()
+	}
 }

@@ -24,14 +24,18 @@ func TestUploadDigestSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.Perm("/=all")))
 	dsn := filepath.Join(t.TempDir(), "ferry.db")
+	var eng *core.Engine
 	start := func() *core.Session {
 		t.Helper()
+		if eng != nil {
+			eng.FlushSums() // what a server does before closing its store
+		}
 		st, err := store.Open(t.Context(), store.Options{DSN: dsn})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		eng, err := core.New(core.Options{Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}),
+		eng, err = core.New(core.Options{Users: env.Users, Storage: local.NewOpener(local.OpenerOptions{}),
 			CreateHome: true, Sums: st})
 		if err != nil {
 			t.Fatal(err)

@@ -114,6 +114,7 @@ type Engine struct {
 	usersMu    sync.Mutex
 	userStates map[string]*userState
 	sums       sumCache      // SHA-256 of uploads, for Hash
+	sumw       sumWriter     // writes them to opts.Sums
 	up, down   *rate.Limiter // server-wide
 
 	loginMu    sync.Mutex
