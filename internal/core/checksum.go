@@ -152,8 +152,15 @@ func (c *sumCache) get(key string, size int64, mtime time.Time) []byte {
 	return append([]byte(nil), e.sum...)
 }
 
-// drop forgets key and every key below it ("root\x00dir/…").
+// drop forgets key (a file).
 func (c *sumCache) drop(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}
+
+// dropTree forgets key and every key below it ("root\x00dir/…").
+func (c *sumCache) dropTree(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range c.m {
@@ -224,7 +231,7 @@ func (s *Session) putSum(ctx context.Context, name string, size int64, mtime tim
 	})
 }
 
-// dropSum forgets the digest of name (and of anything below it).
+// dropSum forgets the digest of the file name.
 func (s *Session) dropSum(ctx context.Context, name string) {
 	root, rel := s.sumLoc(name)
 	s.eng.sums.drop(sumKey(root, rel))
@@ -243,8 +250,8 @@ func (s *Session) moveSum(ctx context.Context, from, to string) {
 	if rf == rt {
 		s.eng.sums.move(sumKey(rf, nf), sumKey(rt, nt))
 	} else {
-		s.eng.sums.drop(sumKey(rt, nt))
-		s.eng.sums.drop(sumKey(rf, nf))
+		s.eng.sums.dropTree(sumKey(rt, nt))
+		s.eng.sums.dropTree(sumKey(rf, nf))
 	}
 	s.eng.writeSums(func(ctx context.Context, st SumStore) {
 		var err error
