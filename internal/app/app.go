@@ -84,13 +84,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, in
 		return nil, nil, err
 	}
 	a.mgr, err = servicemgr.New(servicemgr.Options{
-		Source:    serviceSource{st},
-		Factories: a.factories(),
-		Events:    a.bus,
-		Logger:    log,
-		Sessions:  a.eng.CountService,
-		Kick:      a.kickService,
-		Grace:     cfg.Services.StopGrace.D(),
+		Source:        serviceSource{st},
+		Factories:     a.factories(),
+		Events:        a.bus,
+		Logger:        log,
+		Sessions:      a.eng.CountService,
+		Kick:          a.kickService,
+		Grace:         cfg.Services.StopGrace.D(),
+		Busy:          a.eng.ActiveTransfers,
+		ShutdownGrace: cfg.Services.ShutdownGrace.D(),
 	})
 	if err != nil {
 		st.Close()

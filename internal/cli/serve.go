@@ -79,6 +79,9 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// The first signal starts a graceful stop (services.shutdown_grace);
+			// after it the default action is back, so a second one ends at once.
+			context.AfterFunc(ctx, stop)
 			go reloadOnHUP(ctx, a)
 			return a.Serve(ctx, func(sts []servicemgr.Status) { printServing(e.stdout, a, sts) })
 		},

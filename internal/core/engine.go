@@ -444,6 +444,11 @@ func (e *Engine) KickUser(name string) int { return e.reg.kickUser(name) }
 // CountService returns how many live sessions a service holds.
 func (e *Engine) CountService(service string) int { return e.reg.countService(service) }
 
+// ActiveTransfers returns how many live sessions are moving a file now.
+func (e *Engine) ActiveTransfers() int {
+	return len(e.reg.snapshot(func(s *Session) bool { return s.xfer.Load() != nil }))
+}
+
 // Shutdown disconnects every session.
 func (e *Engine) Shutdown() { e.reg.kickAll() }
 

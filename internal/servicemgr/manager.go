@@ -57,6 +57,11 @@ type Options struct {
 	// Grace is how long the sessions of a stopped, removed or restarted
 	// service may run on after its listener closes (0: cut at once).
 	Grace time.Duration
+	// Busy counts the transfers in progress; at shutdown the manager
+	// closes every listener and waits up to ShutdownGrace for Busy to
+	// reach 0 before it cuts the sessions (both optional).
+	Busy          func() int
+	ShutdownGrace time.Duration
 }
 
 // Manager runs services.
@@ -315,6 +320,7 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration, changed func(
 		}
 		select {
 		case <-ctx.Done():
+			m.drainAll()
 			m.StopAll()
 			return
 		case <-tick.C:
@@ -336,6 +342,36 @@ func (m *Manager) StopAll() {
 	m.mu.Unlock()
 	for _, r := range all {
 		<-r.done
+	}
+}
+
+// drainAll closes every listener so no new session starts, then waits up
+// to ShutdownGrace for the transfers in progress to end.
+func (m *Manager) drainAll() {
+	if m.opts.ShutdownGrace <= 0 || m.opts.Busy == nil {
+		return
+	}
+	m.mu.Lock()
+	for _, r := range m.running {
+		r.ln.drain()
+	}
+	m.mu.Unlock()
+	n := m.opts.Busy()
+	if n == 0 {
+		return
+	}
+	m.log.Info("shutting down: waiting for transfers", "transfers", n, "grace", m.opts.ShutdownGrace)
+	timer := time.NewTimer(m.opts.ShutdownGrace)
+	defer timer.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for m.opts.Busy() > 0 {
+		select {
+		case <-timer.C:
+			m.log.Warn("shutdown grace over: cutting transfers", "transfers", m.opts.Busy())
+			return
+		case <-tick.C:
+		}
 	}
 }
 

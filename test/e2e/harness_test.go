@@ -151,10 +151,10 @@ func (s *Server) Start() {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
-		case <-time.After(30 * time.Second):
+		case <-time.After(60 * time.Second): // services.shutdown_grace is 30s
 			s.cmd.Process.Kill()
 			<-done
-			s.t.Errorf("ferry serve did not stop within 30s of SIGTERM")
+			s.t.Errorf("ferry serve did not stop within 60s of SIGTERM")
 		}
 		if s.t.Failed() {
 			s.t.Logf("ferry serve output:\n%s", s.out.String())
