@@ -105,20 +105,7 @@ func TestTokenLogin(t *testing.T) {
 // countEvents counts the recorded events that match, waiting (the bus
 // delivers asynchronously) until want arrived or a few seconds passed.
 func countEvents(env *ferrytest.Env, want int, match func(ferry.Event) bool) int {
-	n := 0
-	for range 1000 {
-		n = 0
-		for _, ev := range env.Events.Events() {
-			if match(ev) {
-				n++
-			}
-		}
-		if n >= want {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return n
+	return env.Events.Count(want, match)
 }
 
 // TestChangePassword: the current password is checked, the policy applies,

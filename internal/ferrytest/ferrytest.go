@@ -305,6 +305,25 @@ func (r *Recorder) Events() []ferry.Event {
 	return append([]ferry.Event(nil), r.evs...)
 }
 
+// Count counts the recorded events that match, waiting (the bus delivers
+// asynchronously) until want of them arrived or about five seconds passed.
+func (r *Recorder) Count(want int, match func(ferry.Event) bool) int {
+	n := 0
+	for range 1000 {
+		n = 0
+		for _, ev := range r.Events() {
+			if match(ev) {
+				n++
+			}
+		}
+		if n >= want {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return n
+}
+
 // Listen returns a TCP listener on 127.0.0.1:0, closed at cleanup.
 func Listen(t testing.TB) net.Listener {
 	t.Helper()

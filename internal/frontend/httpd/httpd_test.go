@@ -15,6 +15,7 @@ import (
 
 	"github.com/studio-b12/gowebdav"
 
+	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 )
 
@@ -425,12 +426,9 @@ func TestDAVPermissionsAndAuth(t *testing.T) {
 			t.Errorf("401 without a Basic challenge: %q", resp.Header.Get("WWW-Authenticate"))
 		}
 	}
-	failed := 0
-	for _, ev := range env.Events.Events() {
-		if ev.Type == "login_failed" || strings.Contains(string(ev.Type), "fail") {
-			failed++
-		}
-	}
+	failed := env.Events.Count(2, func(ev ferry.Event) bool {
+		return ev.Type == "login_failed" || strings.Contains(string(ev.Type), "fail")
+	})
 	if failed < 2 {
 		t.Errorf("core saw %d failed logins, want every one (2 with credentials)", failed)
 	}
