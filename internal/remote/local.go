@@ -88,7 +88,13 @@ func (localFS) Open(_ context.Context, p string, off int64) (io.ReadCloser, erro
 	return localReader{f}, nil
 }
 
-type localWriter struct{ f *os.File }
+// localWriter writes a local file. A destination that is not a regular
+// file (/dev/null, a pipe, a terminal) is not synced: fsync means nothing
+// there and fails on some of them.
+type localWriter struct {
+	f       *os.File
+	regular bool
+}
 
 func (w localWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
@@ -96,6 +102,9 @@ func (w localWriter) Write(p []byte) (int, error) {
 }
 
 func (w localWriter) Close() error {
+	if !w.regular {
+		return localErr(w.f.Close())
+	}
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		return localErr(err)
@@ -114,9 +123,20 @@ func (localFS) Create(_ context.Context, p string, off int64) (Writer, error) {
 	if err != nil {
 		return nil, localErr(err)
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		if off > 0 {
+			f.Close()
+			return nil, fmt.Errorf("write %s at offset %d: not a regular file: %w", p, off, errors.ErrUnsupported)
+		}
+		return localWriter{f: f}, nil
+	}
 	if off > 0 {
-		fi, err := f.Stat()
-		if err == nil && fi.Size() != off {
+		if fi.Size() != off {
 			err = f.Truncate(off)
 		}
 		if err == nil {
@@ -127,7 +147,7 @@ func (localFS) Create(_ context.Context, p string, off int64) (Writer, error) {
 			return nil, err
 		}
 	}
-	return localWriter{f}, nil
+	return localWriter{f: f, regular: true}, nil
 }
 
 func (localFS) Rename(_ context.Context, from, to string) error { return os.Rename(from, to) }

@@ -69,6 +69,13 @@ type Hasher interface {
 	Hash(ctx context.Context, p, algo string) ([]byte, error)
 }
 
+// ConcurrentHasher is a Hasher whose Hash may run on another goroutine
+// while the same FS reads or writes a file (SFTP: a channel of its own).
+type ConcurrentHasher interface {
+	Hasher
+	ConcurrentHash()
+}
+
 // ErrHostKey is wrapped by an SFTP dial whose host key does not match the
 // pinned or known one.
 var ErrHostKey = errors.New("remote: host key mismatch")

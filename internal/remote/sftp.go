@@ -83,9 +83,14 @@ func dialSFTP(ctx context.Context, l Location, pass string, o Options) (*sftpFS,
 		return nil, err
 	}
 	client := ssh.NewClient(sc, chans, reqs)
-	c, err := sftp.NewClient(client,
-		sftp.UseConcurrentReads(true), sftp.UseConcurrentWrites(true),
-		sftp.MaxConcurrentRequestsPerFile(64))
+	// The server's limits@openssh.com answer, asked on a second channel
+	// while the main one opens, sizes READ and WRITE requests: pkg/sftp
+	// moves 32 KiB per request by default, where OpenSSH's client (and
+	// server) use about 255 KiB; each request costs both ends a round of
+	// packet handling, so small ones cost CPU on both sides.
+	lim := make(chan int, 1)
+	go func() { lim <- sftpChunk(client) }()
+	c, err := newSFTPClient(client, lim)
 	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("sftp subsystem: %w", err)
@@ -95,6 +100,140 @@ func dialSFTP(ctx context.Context, l Location, pass string, o Options) (*sftpFS,
 		f.home = h
 	}
 	return f, nil
+}
+
+// newSFTPClient opens the sftp subsystem and starts pkg/sftp's client on
+// it with the request size from lim.
+func newSFTPClient(client *ssh.Client, lim <-chan int) (*sftp.Client, error) {
+	s, err := client.NewSession()
+	if err != nil {
+		<-lim
+		return nil, err
+	}
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		s.Close()
+		<-lim
+		return nil, err
+	}
+	w, err := s.StdinPipe()
+	if err != nil {
+		s.Close()
+		<-lim
+		return nil, err
+	}
+	r, err := s.StdoutPipe()
+	if err != nil {
+		s.Close()
+		<-lim
+		return nil, err
+	}
+	chunk := <-lim
+	c, err := sftp.NewClientPipe(r, w,
+		sftp.UseConcurrentReads(true), sftp.UseConcurrentWrites(true),
+		sftp.MaxConcurrentRequestsPerFile(64), sftp.MaxPacketUnchecked(chunk))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	go func() { c.Wait(); s.Close() }()
+	return c, nil
+}
+
+// Request sizes: pkg/sftp's default, and the most a reply may carry
+// within pkg/sftp's 256 KiB message limit (OpenSSH's sftp-server
+// advertises the same 261120 bytes).
+const (
+	sftpChunkDefault = 32 << 10
+	sftpChunkMax     = 256<<10 - 1024
+)
+
+// sftpChunk asks the server's limits (limits@openssh.com) on a channel of
+// its own and returns the READ/WRITE length to use: the smaller of the
+// server's max-read-length and max-write-length, at most sftpChunkMax;
+// 32 KiB when the server does not say. A server that shortened our
+// requests would leave holes in pkg/sftp's concurrent reads, so only an
+// advertised length is used above 32 KiB.
+func sftpChunk(client *ssh.Client) int {
+	chunk := sftpChunkDefault
+	rep, err := sftpExtended(client, "limits@openssh.com")
+	if err != nil || len(rep) < 5+32 || rep[0] != 201 { // SSH_FXP_EXTENDED_REPLY
+		return chunk
+	}
+	rd := binary.BigEndian.Uint64(rep[5+8:])
+	wr := binary.BigEndian.Uint64(rep[5+16:])
+	if rd == 0 || wr == 0 { // 0: the server does not say
+		return chunk
+	}
+	n := min(rd, wr, sftpChunkMax)
+	if n < 1024 {
+		return chunk
+	}
+	return int(n)
+}
+
+// sftpExtended sends one SSH_FXP_EXTENDED request (name, then args as
+// strings, then raw tail bytes) on a new sftp channel and returns the
+// reply packet (type, id, body). pkg/sftp exposes no extended requests.
+func sftpExtended(client *ssh.Client, name string, args ...any) ([]byte, error) {
+	s, err := client.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	w, err := s.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		return nil, err
+	}
+	send := func(b []byte) error {
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
+		_, err := w.Write(append(hdr[:], b...))
+		return err
+	}
+	recv := func() ([]byte, error) {
+		var hdr [4]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, err
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n > 1<<20 || n == 0 {
+			return nil, errors.New("sftp packet too long")
+		}
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	if err := send([]byte{1, 0, 0, 0, 3}); err != nil { // SSH_FXP_INIT v3
+		return nil, err
+	}
+	if _, err := recv(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteByte(200) // SSH_FXP_EXTENDED
+	b.Write([]byte{0, 0, 0, 1})
+	binary.Write(&b, binary.BigEndian, uint32(len(name)))
+	b.WriteString(name)
+	for _, a := range args {
+		switch a := a.(type) {
+		case string:
+			binary.Write(&b, binary.BigEndian, uint32(len(a)))
+			b.WriteString(a)
+		case []byte:
+			b.Write(a)
+		}
+	}
+	if err := send(b.Bytes()); err != nil {
+		return nil, err
+	}
+	return recv()
 }
 
 // hostKeyCallback checks the server's key: a pinned fingerprint, else a
@@ -314,6 +453,10 @@ func (f *sftpFS) Hash(ctx context.Context, p, algo string) ([]byte, error) {
 	return f.execSum(f.abs(p), algo)
 }
 
+// ConcurrentHash: Hash uses a channel of its own, so it may run while a
+// file is being read or written on this connection.
+func (f *sftpFS) ConcurrentHash() {}
+
 func (f *sftpFS) execSum(p, algo string) ([]byte, error) {
 	prog := map[string]string{"sha256": "sha256sum", "sha1": "sha1sum", "md5": "md5sum"}[algo]
 	if prog == "" {
@@ -336,62 +479,12 @@ func (f *sftpFS) execSum(p, algo string) ([]byte, error) {
 	return sum, nil
 }
 
-// checkFile speaks just enough SFTP on its own channel for one
-// check-file-name request, which pkg/sftp does not expose.
+// checkFile asks check-file-name on its own channel (pkg/sftp does not
+// expose it). A channel of its own also lets it run while a transfer on
+// the main channel is in progress (ConcurrentHash).
 func (f *sftpFS) checkFile(p, algo string) ([]byte, error) {
-	s, err := f.ssh.NewSession()
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	w, err := s.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := s.RequestSubsystem("sftp"); err != nil {
-		return nil, err
-	}
-	send := func(b []byte) error {
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
-		_, err := w.Write(append(hdr[:], b...))
-		return err
-	}
-	recv := func() ([]byte, error) {
-		var hdr [4]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return nil, err
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > 1<<20 {
-			return nil, errors.New("sftp packet too long")
-		}
-		b := make([]byte, n)
-		_, err := io.ReadFull(r, b)
-		return b, err
-	}
-	if err := send([]byte{1, 0, 0, 0, 3}); err != nil { // SSH_FXP_INIT v3
-		return nil, err
-	}
-	if _, err := recv(); err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.WriteByte(200) // SSH_FXP_EXTENDED
-	b.Write([]byte{0, 0, 0, 1})
-	for _, s := range []string{"check-file-name", p, algo} {
-		binary.Write(&b, binary.BigEndian, uint32(len(s)))
-		b.WriteString(s)
-	}
-	b.Write(make([]byte, 8+8+4)) // start 0, length 0 (all), block size 0 (one hash)
-	if err := send(b.Bytes()); err != nil {
-		return nil, err
-	}
-	rep, err := recv()
+	rep, err := sftpExtended(f.ssh, "check-file-name", p, algo,
+		make([]byte, 8+8+4)) // start 0, length 0 (all), block size 0 (one hash)
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -428,12 +430,15 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 			return r
 		}
 	}
+	// A local destination that is not a regular file (/dev/null, a pipe)
+	// is written as it is: no temporary name, no resume, no size check.
+	special := j.dst.Scheme == "file" && specialLocal(j.dst.Path)
 	tmp := j.dst
-	if !c.o.NoTemp {
+	if !c.o.NoTemp && !special {
 		tmp.Path += c.o.TempSuffix
 	}
 	var off int64
-	if !c.o.NoResume && !c.o.NoTemp {
+	if !c.o.NoResume && !c.o.NoTemp && !special {
 		if te, err := dfs.Stat(ctx, tmp.Path); err == nil && !te.Dir && te.Size <= j.size {
 			off = te.Size
 		}
@@ -442,17 +447,46 @@ func (c *Copier) copyFile(ctx context.Context, j job) Result {
 		c.o.Progress.Start(r.Src, j.size, off)
 	}
 	r.Resumed = off
+	// A local destination's digest is taken from the bytes as they are
+	// written (and the kept part of a resumed file), not by reading the
+	// file again afterwards; an SFTP source hashes its file meanwhile on
+	// a channel of its own.
+	var (
+		sv      = c.sumVerify(sfs, dfs, j)
+		dstHash hash.Hash
+		srcSum  <-chan sumResult
+	)
+	if sv && j.dst.Scheme == "file" {
+		dstHash = sha256.New()
+		if ch, ok := sfs.(remote.ConcurrentHasher); ok {
+			res := make(chan sumResult, 1)
+			go func() {
+				sum, err := ch.Hash(ctx, j.src.Path, "sha256")
+				res <- sumResult{sum, err}
+			}()
+			srcSum = res
+		}
+	}
 	if off < j.size || off == 0 {
-		n, err := c.stream(ctx, sfs, dfs, j, tmp.Path, &off)
+		n, err := c.stream(ctx, sfs, dfs, j, tmp.Path, &off, dstHash)
 		if err != nil {
 			return fail(err)
 		}
 		if off+n != j.size {
 			return fail(fmt.Errorf("%s: copied %d bytes, the source has %d (did it change during the copy?)", j.src, off+n, j.size))
 		}
+	} else if dstHash != nil {
+		// the whole file was there already: hash what is kept
+		if err := hashLocalPrefix(dstHash, tmp.Path, off); err != nil {
+			return fail(onSide(roleDst, fmt.Errorf("%s: verify: %w", j.dst, err)))
+		}
 	}
 	r.Resumed = off
-	sum, err := c.verify(ctx, sfs, dfs, j, tmp.Path)
+	var streamed []byte
+	if dstHash != nil {
+		streamed = dstHash.Sum(nil)
+	}
+	sum, err := c.verify(ctx, sfs, dfs, j, tmp.Path, special, streamed, srcSum)
 	if err != nil {
 		if errors.Is(err, errMismatch) {
 			dfs.Remove(ctx, tmp.Path) // corrupt: the next attempt starts over
@@ -544,7 +578,7 @@ func (c *Copier) freeName(ctx context.Context, f remote.FS, p string) (string, e
 
 // stream copies from *off to the end; if the destination cannot continue
 // at an offset it starts over and sets *off to 0.
-func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp string, off *int64) (int64, error) {
+func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp string, off *int64, h hash.Hash) (int64, error) {
 	w, err := dfs.Create(ctx, tmp, *off)
 	if err != nil && *off > 0 && errors.Is(err, errors.ErrUnsupported) {
 		*off = 0
@@ -555,6 +589,14 @@ func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 	}
 	if err != nil {
 		return 0, onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err))
+	}
+	if h != nil { // a local destination: hash the kept part, then what is written
+		h.Reset()
+		if err := hashLocalPrefix(h, tmp, *off); err != nil {
+			w.Abort()
+			return 0, onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err))
+		}
+		w = hashWriter{w, h}
 	}
 	rd, err := sfs.Open(ctx, j.src.Path, *off)
 	if err != nil {
@@ -579,35 +621,71 @@ func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 
 var errMismatch = errors.New("verification failed")
 
+// sumResult is a digest computed on another goroutine.
+type sumResult struct {
+	sum []byte
+	err error
+}
+
+// sumVerify reports whether verify compares SHA-256 digests for j (else
+// it checks sizes at most).
+func (c *Copier) sumVerify(sfs, dfs remote.FS, j job) bool {
+	if c.o.Verify != VerifyAuto && c.o.Verify != VerifyHash {
+		return false
+	}
+	_, sok := sfs.(remote.Hasher)
+	_, dok := dfs.(remote.Hasher)
+	bothLocal := j.src.Scheme == "file" && j.dst.Scheme == "file"
+	return sok && dok && !(c.o.Verify == VerifyAuto && bothLocal)
+}
+
 // verify checks the written file's size and, when asked and possible, its
-// SHA-256 against the source's.
-func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp string) (string, error) {
+// SHA-256 against the source's. streamed, when set, is the destination's
+// digest taken while writing it (a local file); srcSum, when set, delivers
+// the source's digest computed meanwhile. A special destination (not a
+// regular local file) has no size to check.
+func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp string, special bool, streamed []byte, srcSum <-chan sumResult) (string, error) {
 	if c.o.Verify == VerifyNone {
 		return "", nil
 	}
-	de, err := dfs.Stat(ctx, tmp)
-	if err != nil {
-		return "", fmt.Errorf("%s: verify: %w", j.dst, err)
-	}
-	if de.Size != j.size {
-		return "", fmt.Errorf("%s: %w: size %d, source %d", j.dst, errMismatch, de.Size, j.size)
+	if !special {
+		de, err := dfs.Stat(ctx, tmp)
+		if err != nil {
+			return "", fmt.Errorf("%s: verify: %w", j.dst, err)
+		}
+		if de.Size != j.size {
+			return "", fmt.Errorf("%s: %w: size %d, source %d", j.dst, errMismatch, de.Size, j.size)
+		}
 	}
 	if c.o.Verify == VerifySize {
 		return "", nil
 	}
-	sh, sok := sfs.(remote.Hasher)
-	dh, dok := dfs.(remote.Hasher)
-	bothLocal := j.src.Scheme == "file" && j.dst.Scheme == "file"
-	if !sok || !dok || (c.o.Verify == VerifyAuto && bothLocal) {
+	if !c.sumVerify(sfs, dfs, j) || (special && streamed == nil) {
 		if c.o.Verify == VerifyHash {
 			return "", fmt.Errorf("%s: verify: no hash on one side: %w", j.dst, errors.ErrUnsupported)
 		}
 		return "", nil
 	}
-	ds, err := dh.Hash(ctx, tmp, "sha256")
+	sh, dh := sfs.(remote.Hasher), dfs.(remote.Hasher)
+	ds, err := streamed, error(nil)
+	if ds == nil {
+		ds, err = dh.Hash(ctx, tmp, "sha256")
+	}
 	if err == nil {
 		var ss []byte
-		ss, err = sh.Hash(ctx, j.src.Path, "sha256")
+		if srcSum != nil {
+			select {
+			case r := <-srcSum:
+				ss, err = r.sum, r.err
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", j.src, err)
+			}
+		} else {
+			ss, err = sh.Hash(ctx, j.src.Path, "sha256")
+		}
 		if err == nil {
 			if !bytes.Equal(ss, ds) {
 				return "", fmt.Errorf("%s: %w: sha256 %x, source %x", j.dst, errMismatch, ds, ss)
@@ -619,6 +697,18 @@ func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 		return "", fmt.Errorf("%s: verify: %w", j.dst, err)
 	}
 	return "", nil
+}
+
+// hashWriter hashes what its Writer accepted.
+type hashWriter struct {
+	remote.Writer
+	h hash.Hash
+}
+
+func (w hashWriter) Write(b []byte) (int, error) {
+	n, err := w.Writer.Write(b)
+	w.h.Write(b[:n])
+	return n, err
 }
 
 // copyData moves bytes with whichever side can do it best: a reader that

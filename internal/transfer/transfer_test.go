@@ -250,3 +250,28 @@ func TestFailures(t *testing.T) {
 		t.Fatalf("two sources into a file: %v, want a UsageError", err)
 	}
 }
+
+// A download to a local file that is not a regular file (/dev/null) is
+// written as it is (no temporary name, no fsync) and still verified by
+// hash: the digest is taken from the bytes as they are written.
+func TestDownloadToDevNull(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(os.DevNull); err != nil {
+		t.Skip("no /dev/null")
+	}
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw"))
+	addr := startSSHD(t, env)
+	env.WriteFile(t, "alice", "big.bin", random(3<<20+12345))
+	cp := transfer.New(transfer.Options{Dial: func(ctx context.Context, l remote.Location) (remote.FS, error) {
+		return remote.Dial(ctx, l, remote.Options{Password: "pw", Insecure: true})
+	}, Verify: transfer.VerifyHash})
+	defer cp.Close()
+	rs, err := cp.Copy(context.Background(), []remote.Location{loc(t, "sftp://alice@"+addr+"/big.bin")}, loc(t, os.DevNull))
+	okAll(t, rs, err)
+	if !strings.HasPrefix(rs[0].Hash, "sha256:") || rs[0].Size != 3<<20+12345 {
+		t.Fatalf("result %+v: want the whole file, hash-verified", rs[0])
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode().IsRegular() {
+		t.Fatalf("/dev/null replaced: %v %v", fi, err)
+	}
+}
