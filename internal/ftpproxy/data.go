@@ -163,8 +163,8 @@ func (d *dataConn) run(ctx context.Context, timeout time.Duration, log *slog.Log
 		err      error
 	}
 	ch := make(chan copied, 2)
-	go func() { n, err := io.Copy(bc, cc); closeWrite(bc); ch <- copied{true, n, err} }()
-	go func() { n, err := io.Copy(cc, bc); closeWrite(cc); ch <- copied{false, n, err} }()
+	go func() { n, err := relay(bc, cc); closeWrite(bc); ch <- copied{true, n, err} }()
+	go func() { n, err := relay(cc, bc); closeWrite(cc); ch <- copied{false, n, err} }()
 	first := <-ch
 	dir := "server_to_client"
 	if first.toServer {
@@ -194,6 +194,18 @@ func (d *dataConn) run(ctx context.Context, timeout time.Duration, log *slog.Log
 	cc.Close()
 	bc.Close()
 	return nil
+}
+
+// relay copies src to dst until EOF. Two plain TCP connections splice
+// (kernel to kernel through a pipe); TLS connections copy in userspace.
+func relay(dst, src net.Conn) (int64, error) {
+	if d, ok := dst.(*net.TCPConn); ok {
+		if s, ok := src.(*net.TCPConn); ok {
+			defer batchReads(s)()
+			return d.ReadFrom(s)
+		}
+	}
+	return io.Copy(dst, src)
 }
 
 func errString(err error) string {
