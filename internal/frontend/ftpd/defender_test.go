@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +14,6 @@ import (
 	"github.com/ferrymft/ferry/internal/ferrytest"
 	"github.com/ferrymft/ferry/internal/ftpwire"
 )
-
-type memBans struct {
-	mu   sync.Mutex
-	bans []ferry.Ban
-}
-
-func (m *memBans) AddBan(_ context.Context, b *ferry.Ban) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.bans = append(m.bans, *b)
-	return nil
-}
-
-func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) { return m.list(), nil }
-
-func (m *memBans) list() []ferry.Ban {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]ferry.Ban(nil), m.bans...)
-}
 
 // dialFrom connects from a chosen loopback source address and reads the
 // greeting; it returns the reply code (0 when the server closed at once).
@@ -59,7 +38,7 @@ func dialFrom(t *testing.T, src, addr string) (net.Conn, *bufio.Reader, int) {
 // that address is refused at connect time while 127.0.0.1 keeps working.
 func TestDefenderBansOneAddress(t *testing.T) {
 	t.Parallel()
-	bans := &memBans{}
+	bans := &ferrytest.Bans{}
 	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
 		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: 4})
 	}, ferrytest.User("alice", "pw"))
@@ -88,7 +67,7 @@ func TestDefenderBansOneAddress(t *testing.T) {
 	if err := r2.login("alice", "pw"); err != nil {
 		t.Fatalf("127.0.0.1 after 127.0.0.2 was banned: %v", err)
 	}
-	if got := bans.list(); len(got) != 1 || got[0].Network != "127.0.0.2/32" {
+	if got := bans.List(); len(got) != 1 || got[0].Network != "127.0.0.2/32" {
 		t.Errorf("stored bans = %+v", got)
 	}
 }
@@ -137,7 +116,7 @@ func TestPreHookReasonReachesClient(t *testing.T) {
 // without trying to log in count toward a ban, as failed logins do.
 func TestProbesAreScored(t *testing.T) {
 	t.Parallel()
-	bans := &memBans{}
+	bans := &ferrytest.Bans{}
 	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
 		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: 3})
 	}, ferrytest.User("alice", "pw"))
@@ -156,10 +135,10 @@ func TestProbesAreScored(t *testing.T) {
 	}
 	c2.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(bans.list()) == 0 && time.Now().Before(deadline) {
+	for len(bans.List()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // the disconnect is scored when the server notices it
 	}
-	if got := bans.list(); len(got) != 1 || got[0].Network != "127.0.0.2/32" {
+	if got := bans.List(); len(got) != 1 || got[0].Network != "127.0.0.2/32" {
 		t.Fatalf("bans after probes = %+v", got)
 	}
 	r2 := mustRaw(t, addr, nil)

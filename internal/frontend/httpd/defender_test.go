@@ -1,40 +1,17 @@
 package httpd
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/core"
-	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 )
-
-type memBans struct {
-	mu   sync.Mutex
-	bans []ferry.Ban
-}
-
-func (m *memBans) AddBan(_ context.Context, b *ferry.Ban) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.bans = append(m.bans, *b)
-	return nil
-}
-
-func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) { return m.list(), nil }
-
-func (m *memBans) list() []ferry.Ban {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]ferry.Ban(nil), m.bans...)
-}
 
 // clientFrom is an HTTP client whose connections come from the loopback
 // address src.
@@ -52,7 +29,7 @@ func clientFrom(t *testing.T, src string) *http.Client {
 func TestDefenderBansHTTPClients(t *testing.T) {
 	t.Parallel()
 	const threshold = 4
-	bans := &memBans{}
+	bans := &ferrytest.Bans{}
 	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
 		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: threshold})
 	}, ferrytest.User("alice", "pw"))
@@ -120,7 +97,7 @@ func TestDefenderBansHTTPClients(t *testing.T) {
 	if err := env.Engine.Admit(netip.MustParseAddr("127.0.0.7")); err != nil {
 		t.Errorf("requests without credentials got 127.0.0.7 banned: %v", err)
 	}
-	if got := bans.list(); len(got) != 5 {
+	if got := bans.List(); len(got) != 5 {
 		t.Errorf("stored bans = %+v, want one per misbehaving address", got)
 	}
 }
@@ -137,7 +114,7 @@ func basic(user, pw string) string {
 func TestDefenderScoresUnreadableRequests(t *testing.T) {
 	t.Parallel()
 	const threshold = 3
-	bans := &memBans{}
+	bans := &ferrytest.Bans{}
 	env := ferrytest.NewEngineWith(t, func(o *core.Options) {
 		o.Defender = auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: threshold})
 	}, ferrytest.User("alice", "pw"))

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,27 +13,8 @@ import (
 
 	"github.com/ferrymft/ferry/internal/auth"
 	"github.com/ferrymft/ferry/internal/core"
-	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 )
-
-type memBans struct {
-	mu   sync.Mutex
-	bans []ferry.Ban
-}
-
-func (m *memBans) AddBan(_ context.Context, b *ferry.Ban) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.bans = append(m.bans, *b)
-	return nil
-}
-
-func (m *memBans) ListBans(context.Context, time.Time) ([]ferry.Ban, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]ferry.Ban(nil), m.bans...), nil
-}
 
 // recDefender is the real defender that also tells each score.
 type recDefender struct {
@@ -76,7 +56,7 @@ func loginFrom(t *testing.T, src, addr, user, pw string) error {
 // 127.0.0.1 keeps working.
 func TestDefenderPreAuth(t *testing.T) {
 	t.Parallel()
-	bans := &memBans{}
+	bans := &ferrytest.Bans{}
 	def := recDefender{auth.NewDefender(auth.DefenderOptions{Store: bans, Threshold: 4}), make(chan string, 100)}
 	env := ferrytest.NewEngineWith(t, func(o *core.Options) { o.Defender = def },
 		ferrytest.User("alice", "pw", ferrytest.Perm("/=all")))
