@@ -197,11 +197,11 @@ func (d *dataConn) run(ctx context.Context, timeout time.Duration, log *slog.Log
 }
 
 // relay copies src to dst until EOF. Two plain TCP connections splice
-// (kernel to kernel through a pipe); TLS connections copy in userspace.
+// (kernel to kernel through a pipe; the byte count is ReadFrom's), so
+// neither end may be wrapped; TLS connections copy in userspace.
 func relay(dst, src net.Conn) (int64, error) {
 	if d, ok := dst.(*net.TCPConn); ok {
 		if s, ok := src.(*net.TCPConn); ok {
-			defer batchReads(s)()
 			return d.ReadFrom(s)
 		}
 	}

@@ -30,8 +30,9 @@ func tcpPair(t *testing.T) (a, b *net.TCPConn) {
 	return a, b
 }
 
-// A sender that writes less than the splice low-water mark and then waits
-// for the bytes to arrive before closing must not stall the relay.
+// Small writes pass through the spliced relay as they come (a sender that
+// waits for its bytes to arrive before closing must not stall), and the
+// count is exact.
 func TestRelaySmallWritesFlowBeforeEOF(t *testing.T) {
 	sender, srcIn := tcpPair(t)
 	dstOut, receiver := tcpPair(t)
