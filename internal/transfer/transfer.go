@@ -596,7 +596,7 @@ func (c *Copier) stream(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 			w.Abort()
 			return 0, onSide(roleDst, fmt.Errorf("%s: %w", j.dst, err))
 		}
-		w = newHashWriter(w, h)
+		w = hashWriter{w, h}
 	}
 	rd, err := sfs.Open(ctx, j.src.Path, *off)
 	if err != nil {
@@ -699,44 +699,17 @@ func (c *Copier) verify(ctx context.Context, sfs, dfs remote.FS, j job, tmp stri
 	return "", nil
 }
 
-// hashWriter hashes what its Writer is given on a goroutine of its own,
-// while the Writer writes the same bytes: the digest costs no time on the
-// copy's path. Close and Abort end the goroutine. The digest counts only
-// when every Write succeeded.
+// hashWriter hashes what its Writer accepted.
 type hashWriter struct {
 	remote.Writer
-	h    hash.Hash
-	in   chan []byte
-	done chan struct{}
+	h hash.Hash
 }
 
-func newHashWriter(w remote.Writer, h hash.Hash) *hashWriter {
-	hw := &hashWriter{Writer: w, h: h, in: make(chan []byte), done: make(chan struct{})}
-	go func() {
-		for b := range hw.in {
-			hw.h.Write(b)
-			hw.done <- struct{}{}
-		}
-	}()
-	return hw
-}
-
-func (w *hashWriter) Write(b []byte) (int, error) {
-	w.in <- b
+func (w hashWriter) Write(b []byte) (int, error) {
 	n, err := w.Writer.Write(b)
-	<-w.done // b is the caller's again only once both are done with it
+	w.h.Write(b[:n])
 	return n, err
 }
-
-func (w *hashWriter) stop() {
-	if w.in != nil {
-		close(w.in)
-		w.in = nil
-	}
-}
-
-func (w *hashWriter) Close() error { w.stop(); return w.Writer.Close() }
-func (w *hashWriter) Abort() error { w.stop(); return w.Writer.Abort() }
 
 // copyData moves bytes with whichever side can do it best: a reader that
 // writes itself out (SFTP concurrent reads), a writer that reads itself in
