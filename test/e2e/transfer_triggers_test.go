@@ -89,7 +89,12 @@ func TestTransferFailoverLocation(t *testing.T) {
 		_, srcErr := os.Stat(filepath.Join(out, "b.csv"))
 		return err == nil && bytes.Equal(got, b) && os.IsNotExist(srcErr)
 	})
-	h := history(t, s, "push")
+	// The history row is written after the source is deleted.
+	var h []historyRow
+	WaitFor(t, "two history rows", func() bool {
+		h = history(t, s, "push")
+		return len(h) >= 2
+	})
 	var toPrimary, toBackup int
 	for _, r := range h {
 		switch {
@@ -140,7 +145,9 @@ func TestTransferOnUpload(t *testing.T) {
 	if _, err := os.Stat(s.Home("alice", "in", "notes.txt")); err != nil {
 		t.Errorf("notes.txt (not matched) was touched: %v", err)
 	}
-	if h := history(t, s, "to-erp"); len(h) != 1 || h[0].Status != "succeeded" || h[0].Bytes != int64(len(orders)) {
+	var h []historyRow
+	WaitFor(t, "the delivery in the history", func() bool { h = history(t, s, "to-erp"); return len(h) > 0 })
+	if len(h) != 1 || h[0].Status != "succeeded" || h[0].Bytes != int64(len(orders)) {
 		t.Errorf("history = %+v", h)
 	}
 }
@@ -280,12 +287,19 @@ func TestScheduledMoveAcrossRestart(t *testing.T) {
 		}
 		t.Errorf("inbox holds %v, want exactly the %d files", names, len(files))
 	}
+	// A history row is written just after its source file is removed.
 	ok := map[string]int{}
-	for _, r := range history(t, s, "move") {
-		if r.Status == "succeeded" {
-			ok[filepath.Base(r.Dest)]++
+	WaitFor(t, "a history row per file", func() bool {
+		clear(ok)
+		n := 0
+		for _, r := range history(t, s, "move") {
+			if r.Status == "succeeded" {
+				ok[filepath.Base(r.Dest)]++
+				n++
+			}
 		}
-	}
+		return n >= len(files)
+	})
 	for n := range files {
 		if ok[n] != 1 {
 			t.Errorf("%s: %d successes in the history, want 1 (%v)", n, ok[n], ok)
