@@ -38,8 +38,11 @@ const (
 )
 
 // sqliteBusyTimeout is how long a SQLite write waits for another process's
-// lock before failing with ErrLocked.
-const sqliteBusyTimeout = 5 * time.Second
+// lock before failing with ErrLocked. Generous: the server's background
+// writers (upload digests, outbox, history) and CLI changes share the lock,
+// and on a loaded machine each fsync can take long (5 s was exceeded once
+// under eight concurrent writers with the race detector and six builds).
+const sqliteBusyTimeout = 10 * time.Second
 
 var (
 	// ErrSchemaTooNew means the database was migrated by a newer ferry; this

@@ -251,12 +251,12 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 // TestLocked holds SQLite's write lock from another connection for longer
-// than the busy timeout (5s): writes then fail with ErrLocked, reads still
+// than the busy timeout (10s): writes then fail with ErrLocked, reads still
 // work.
 func TestLocked(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("waits for the 5s busy timeout")
+		t.Skip("waits for the 10s busy timeout")
 	}
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ferry.db")
