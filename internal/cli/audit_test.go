@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -24,12 +23,7 @@ func TestCLIChangesAreAudited(t *testing.T) {
 	}
 	run := func(stdin string, args ...string) {
 		t.Helper()
-		var out, errb bytes.Buffer
-		code := Main(t.Context(), append([]string{"--data-dir", dir}, args...), strings.NewReader(stdin), &out, &errb,
-			func(string) string { return "" })
-		if code != 0 || strings.Contains(errb.String(), "not recorded") {
-			t.Fatalf("ferry %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
-		}
+		ferryIn(t, dir, "not recorded", stdin, args...)
 	}
 	run("", "init")
 	run("pw-Secret-123\n", "user", "add", "bob", "--password-stdin")
@@ -105,13 +99,7 @@ func TestCLIChangeQueuedForWebhooks(t *testing.T) {
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		var out, errb bytes.Buffer
-		code := Main(t.Context(), append([]string{"--data-dir", dir}, args...), strings.NewReader(stdin), &out, &errb,
-			func(string) string { return "" })
-		if code != 0 {
-			t.Fatalf("ferry %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
-		}
-		return out.String()
+		return ferryIn(t, dir, "", stdin, args...)
 	}
 	run("", "init")
 	run("", "rule", "add", "audit-hook", "--on", "admin_change", "--webhook", "http://127.0.0.1:9/hook")

@@ -11,13 +11,7 @@ func TestGroupHomeTemplateCLI(t *testing.T) {
 	homes := t.TempDir()
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		var out, errb bytes.Buffer
-		code := Main(t.Context(), append([]string{"--data-dir", dir}, args...), strings.NewReader(stdin), &out, &errb,
-			func(string) string { return "" })
-		if code != 0 {
-			t.Fatalf("ferry %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
-		}
-		return out.String()
+		return ferryIn(t, dir, "", stdin, args...)
 	}
 	run("", "init")
 	run("", "group", "add", "staff")

@@ -1,12 +1,9 @@
 package ftpd
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"math/big"
 	"sync/atomic"
 	"testing"
@@ -15,29 +12,6 @@ import (
 	"github.com/ferrymft/ferry/internal/ferry"
 	"github.com/ferrymft/ferry/internal/ferrytest"
 )
-
-// newCRLCA is a test CA that may also sign CRLs.
-func newCRLCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CRL CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
 
 // revoke returns a CRL signed by ca listing the certificates.
 func (ca *testCA) revoke(t *testing.T, number int64, certs ...tls.Certificate) *x509.RevocationList {
@@ -80,7 +54,7 @@ func certUser(t *testing.T, addr string, cert tls.Certificate, user string) int 
 // TLS session.
 func TestClientCertPinsAndCRL(t *testing.T) {
 	t.Parallel()
-	ca := newCRLCA(t)
+	ca := newTestCA(t)
 	alice1, alice2, bob := ca.issue(t, "alice"), ca.issue(t, "alice"), ca.issue(t, "bob")
 	env := ferrytest.NewEngine(t,
 		ferrytest.User("alice", "alice-pw", ferrytest.Perm("/=*"), func(u *ferry.User) {
@@ -122,7 +96,7 @@ func TestClientCertPinsAndCRL(t *testing.T) {
 		t.Errorf("alice after bob's revocation: %d, want 232", got)
 	}
 	// A CRL from another CA does not count.
-	other := newCRLCA(t)
+	other := newTestCA(t)
 	crls.Store(&[]*x509.RevocationList{other.revoke(t, 1, bob)})
 	if got := certUser(t, addr, bob, "bob"); got != 232 {
 		t.Errorf("bob with a foreign CRL listing his serial: %d, want 232", got)
