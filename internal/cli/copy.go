@@ -133,12 +133,18 @@ copied, 1 some failed, 2 usage error. See docs/copy.md.`,
 			if err != nil {
 				return err
 			}
-			locs, dial, done, err := e.locationArgs(c, args, ro)
+			la, err := e.locationArgs(c, args, ro)
 			if err != nil {
 				return err
 			}
-			defer done()
-			o.Dial = dial
+			defer la.done()
+			if la.res != nil {
+				// As in managed transfers: repeated transient errors on
+				// a stored location move the next attempts to its backup.
+				la.res.Hook(&o)
+			}
+			o.Dial = la.dial // URLs given in full use the command's flags
+			locs := la.locs
 			if !quiet {
 				o.Progress = newProgress(e, progress)
 			}
@@ -179,6 +185,13 @@ func summarize(e *env, results []transfer.Result, quiet bool) error {
 		case r.Err != nil:
 			failed++
 			fmt.Fprintf(e.stderr, "ferry: %s\n", oneLine(r.Err))
+			continue
+		case r.Failover != "":
+			// Not an error, but whoever runs the script must know the
+			// primary server did not take the file (even with --quiet).
+			fmt.Fprintf(e.stderr, "ferry: %s: via backup %s\n", r.Src, r.Failover)
+		}
+		switch {
 		case r.Skipped:
 			skipped++
 			if !quiet {
@@ -327,13 +340,13 @@ func newLsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			locs, dial, done, err := e.locationArgs(c, args, ro)
+			la, err := e.locationArgs(c, args, ro)
 			if err != nil {
 				return err
 			}
-			defer done()
-			l := locs[0]
-			f, err := dial(c.Context(), l)
+			defer la.done()
+			l := la.locs[0]
+			f, err := la.dial(c.Context(), l)
 			if err != nil {
 				return fmt.Errorf("%s: %w", l, err)
 			}
@@ -419,20 +432,20 @@ func newRmCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			locs, dial, done, err := e.locationArgs(c, args, ro)
+			la, err := e.locationArgs(c, args, ro)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer la.done()
 			failed := 0
-			for _, l := range locs {
-				if err := removeLocation(c.Context(), l, dial, recursive); err != nil {
+			for _, l := range la.locs {
+				if err := removeLocation(c.Context(), l, la.dial, recursive); err != nil {
 					failed++
 					fmt.Fprintf(e.stderr, "ferry: %s\n", oneLine(err))
 				}
 			}
 			if failed > 0 {
-				return errSilent{fmt.Errorf("%d of %d removals failed", failed, len(locs))}
+				return errSilent{fmt.Errorf("%d of %d removals failed", failed, len(la.locs))}
 			}
 			return nil
 		},

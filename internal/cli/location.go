@@ -214,20 +214,32 @@ func newLocationTestCmd(e *env) *cobra.Command {
 // dialFunc connects to a location.
 type dialFunc = func(ctx context.Context, l remote.Location) (remote.FS, error)
 
+// locArgs are parsed URL arguments and how to connect to them.
+type locArgs struct {
+	locs []remote.Location
+	dial dialFunc
+	// res resolves the stored locations named (nil when none is): copy
+	// hooks its failover bookkeeping into the copier with it.
+	res  *transfer.Resolver
+	done func() // releases the store
+}
+
 // locationArgs parses URL arguments. "location:NAME/path" references are
 // resolved against the data directory's store (opened only when one is
 // given) and dialled with their stored credentials; other URLs with ro.
-// done releases the store.
-func (e *env) locationArgs(c *cobra.Command, args []string, ro remote.Options) (locs []remote.Location, dial dialFunc, done func(), err error) {
-	dial = func(ctx context.Context, l remote.Location) (remote.FS, error) { return remote.Dial(ctx, l, ro) }
-	done = func() {}
+func (e *env) locationArgs(c *cobra.Command, args []string, ro remote.Options) (locArgs, error) {
+	la := locArgs{
+		dial: func(ctx context.Context, l remote.Location) (remote.FS, error) { return remote.Dial(ctx, l, ro) },
+		done: func() {},
+	}
 	if !slices.ContainsFunc(args, transfer.IsLocationRef) {
-		locs, err = parseLocations(args)
-		return locs, dial, done, err
+		var err error
+		la.locs, err = parseLocations(args)
+		return la, err
 	}
 	a, err := e.openApp(c.Context())
 	if err != nil {
-		return nil, nil, nil, err
+		return locArgs{}, err
 	}
 	r := a.Resolver(nil)
 	r.Base.Timeout = ro.Timeout
@@ -236,19 +248,20 @@ func (e *env) locationArgs(c *cobra.Command, args []string, ro remote.Options) (
 		if err != nil {
 			a.Close()
 			if transfer.IsLocationRef(s) {
-				return nil, nil, nil, usagef("%s: %v", s, err)
+				return locArgs{}, usagef("%s: %v", s, err)
 			}
-			return nil, nil, nil, usagef("%v", err)
+			return locArgs{}, usagef("%v", err)
 		}
-		locs = append(locs, l)
+		la.locs = append(la.locs, l)
 	}
-	dial = func(ctx context.Context, l remote.Location) (remote.FS, error) {
+	la.dial = func(ctx context.Context, l remote.Location) (remote.FS, error) {
 		if l.Name != "" {
 			return r.Dial(ctx, l)
 		}
 		return remote.Dial(ctx, l, ro)
 	}
-	return locs, dial, func() { a.Close() }, nil
+	la.res, la.done = r, func() { a.Close() }
+	return la, nil
 }
 
 func newLocationSetCmd(e *env) *cobra.Command {

@@ -23,10 +23,12 @@ const FailoverAfter = 3
 
 // Transient records a file attempt that failed with a transient error on
 // l's side; after FailoverAfter in a row, l is skipped in favour of its
-// backup for FailoverCooldown (Copier's Options.OnTransient).
-func (r *Resolver) Transient(l remote.Location) {
+// backup for FailoverCooldown (Copier's Options.OnTransient). It reports
+// whether this failure made l fail over, so the file gets an attempt on
+// the backup even when its retries are used up.
+func (r *Resolver) Transient(l remote.Location) bool {
 	if l.Name == "" {
-		return
+		return false
 	}
 	r.mu.Lock()
 	if r.fails == nil {
@@ -44,7 +46,17 @@ func (r *Resolver) Transient(l remote.Location) {
 			r.Base.Logger.Warn("location keeps failing; using its failover", "location", l.Name, "failover", failover, "failures", n)
 		}
 		r.markDown(l.Name, true)
+		return true
 	}
+	return false
+}
+
+// Hook makes o's copies go through r: stored locations are dialled with
+// their credentials (failing over when one cannot be reached or refuses
+// the login), and repeated transient errors on a location's side move the
+// next attempts to its backup. Managed transfers and ferry copy use it.
+func (r *Resolver) Hook(o *Options) {
+	o.Dial, o.OnTransient, o.OnSuccess = r.Dial, r.Transient, r.Succeeded
 }
 
 // Succeeded records a file copied between src and dst: their failure

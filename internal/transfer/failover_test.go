@@ -202,3 +202,69 @@ func TestFailoverAfterRepeatedTransientErrors(t *testing.T) {
 	}
 	mustEqual(t, backup.Home("carol", "in", "a.csv"), []byte("a"))
 }
+
+// TestCopyFailsOverWithinItsRetries: a one-shot copy (ferry copy: the
+// Copier hooked to a Resolver, 2 retries) to a primary that fails every
+// upload gets one attempt more than its retries, on the backup, because
+// its third transient error in a row failed the location over.
+func TestCopyFailsOverWithinItsRetries(t *testing.T) {
+	t.Parallel()
+	primary := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
+	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
+	pAddr, _ := stoppableFTPD(t, primary)
+	bAddr, _ := stoppableFTPD(t, backup)
+	src := t.TempDir()
+	write(t, src+"/a.csv", []byte("a"))
+	st, box := newMemStore(), newBox(t)
+	st.addLocation(box, "erp", "ftp://bob@"+pAddr+"/", "pw-b")
+	st.addLocation(box, "erp-dr", "ftp://carol@"+bAddr+"/", "pw-c")
+	st.mu.Lock()
+	st.locs["erp"].Failover = "erp-dr"
+	st.mu.Unlock()
+	dial := func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
+		f, err := remote.Dial(ctx, l, o)
+		if err == nil && l.Name == "erp" {
+			return resetFS{f}, nil
+		}
+		return f, err
+	}
+	res := &transfer.Resolver{Locations: st, Secrets: box, Dialer: dial}
+	o := transfer.Options{Retries: 2, Backoff: time.Millisecond, Logger: ferrytest.Logger(t)}
+	res.Hook(&o)
+	cp := transfer.New(o)
+	defer cp.Close()
+	dst, err := res.Parse(t.Context(), "location:erp/in/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcLoc, err := remote.Parse(src + "/a.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cp.Copy(t.Context(), []remote.Location{srcLoc}, dst)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("copy: %+v, %v", out, err)
+	}
+	if f := out[0]; f.Err != nil || f.Failover != "erp-dr" || f.Attempts != transfer.FailoverAfter+1 || !strings.Contains(f.Dst, bAddr) {
+		t.Errorf("file = %+v, want it on the backup at attempt %d", f, transfer.FailoverAfter+1)
+	}
+	mustEqual(t, backup.Home("carol", "in", "a.csv"), []byte("a"))
+	if _, err := os.Stat(primary.Home("bob", "in", "a.csv")); !os.IsNotExist(err) {
+		t.Errorf("a.csv on the failing primary: %v", err)
+	}
+
+	// Without a failover the same copy gives up after its retries.
+	st.mu.Lock()
+	st.locs["erp"].Failover = ""
+	st.mu.Unlock()
+	res2 := &transfer.Resolver{Locations: st, Secrets: box, Dialer: dial}
+	o2 := transfer.Options{Retries: 2, Backoff: time.Millisecond, Logger: ferrytest.Logger(t)}
+	res2.Hook(&o2)
+	cp2 := transfer.New(o2)
+	defer cp2.Close()
+	dst, _ = res2.Parse(t.Context(), "location:erp/in/")
+	out, err = cp2.Copy(t.Context(), []remote.Location{srcLoc}, dst)
+	if err != nil || len(out) != 1 || out[0].Err == nil || out[0].Attempts != 3 {
+		t.Fatalf("copy without a failover: %+v, %v", out, err)
+	}
+}

@@ -184,10 +184,10 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (Ru
 		return res, fmt.Errorf("transfer %q: destination: %w", t.Name, err)
 	}
 	opts := Options{
-		Dial: r.o.Resolver.Dial, Verify: t.Verify, Retries: t.Retries, Backoff: r.o.Backoff,
+		Verify: t.Verify, Retries: t.Retries, Backoff: r.o.Backoff,
 		RemoveSource: t.DeleteSource, Conflict: t.OnConflict, Now: r.o.Now, Logger: r.o.Logger.With("transfer", t.Name),
-		OnTransient: r.o.Resolver.Transient, OnSuccess: r.o.Resolver.Succeeded,
 	}
+	r.o.Resolver.Hook(&opts)
 	if t.RateLimit > 0 {
 		// One limiter for the whole run, however many files at once.
 		opts.Limiter = rate.NewLimiter(rate.Limit(t.RateLimit), int(max(t.RateLimit/10, 32<<10)))

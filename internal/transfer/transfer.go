@@ -85,10 +85,12 @@ type Options struct {
 	Progress Progress
 	// OnTransient, when set, is told about each attempt of a file that
 	// failed with a transient error on one side: l is that side's
-	// location (a source or the destination). OnSuccess about each file
-	// copied. Resolver.Transient and Resolver.Succeeded fail a location
+	// location (a source or the destination). It returns true when l has
+	// just failed over to its backup: the file then gets one more attempt
+	// (on the backup) even when its Retries are used up. OnSuccess is told
+	// about each file copied. Resolver.Hook sets both, so a location fails
 	// over after repeated errors.
-	OnTransient func(l remote.Location)
+	OnTransient func(l remote.Location) (failedOver bool)
 	OnSuccess   func(src, dst remote.Location)
 	Logger      *slog.Logger
 }
@@ -378,8 +380,8 @@ func (c *Copier) copyWithRetries(ctx context.Context, j job) Result {
 		r = c.attempt(ctx, j, attempt)
 		earlier = earlier || (attempt == 1 && r.Resumed > 0)
 		r.Attempts, r.ResumedEarlier = attempt, earlier
-		c.health(j, r.Err)
-		if r.Err == nil || attempt > c.o.Retries || !remote.Transient(r.Err) || ctx.Err() != nil {
+		failedOver := c.health(j, r.Err)
+		if r.Err == nil || attempt > c.o.Retries && !failedOver || !remote.Transient(r.Err) || ctx.Err() != nil {
 			break
 		}
 		c.o.Logger.Info("retrying", "src", j.src.String(), "attempt", attempt+1, "error", r.Err)
@@ -530,17 +532,19 @@ func (c *Copier) attempt(ctx context.Context, j job, n int) Result {
 	return c.copyFile(ctx, j)
 }
 
-// health tells OnTransient and OnSuccess how an attempt went.
-func (c *Copier) health(j job, err error) {
+// health tells OnTransient and OnSuccess how an attempt went, and
+// reports whether the failing side has just failed over to its backup.
+func (c *Copier) health(j job, err error) bool {
 	switch {
 	case err == nil && c.o.OnSuccess != nil:
 		c.o.OnSuccess(j.src, j.dst)
 	case err == nil, c.o.OnTransient == nil, !remote.Transient(err):
 	case sideOf(err) == roleSrc:
-		c.o.OnTransient(j.src)
+		return c.o.OnTransient(j.src)
 	case sideOf(err) == roleDst:
-		c.o.OnTransient(j.dst)
+		return c.o.OnTransient(j.dst)
 	}
+	return false
 }
 
 // freeName returns p when nothing exists there, else p with the time
