@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -33,19 +34,48 @@ func (e *Engine) openTree(ctx context.Context, v *view) (storage.FS, map[string]
 	if len(v.pol.Mounts) == 0 {
 		return home, nil, nil
 	}
-	fsrc, ok := e.users.(FolderSource)
-	if !ok {
+	folders, err := e.mountedFolders(ctx, v)
+	if err != nil {
 		home.Close()
-		return nil, nil, fmt.Errorf("mounts need a folder source: %w", errors.ErrUnsupported)
+		return nil, nil, err
 	}
 	var mounts []mountfs.Mount
-	folders := make(map[string]*ferry.Folder)
-	closeAll := func() {
-		home.Close()
-		for _, m := range mounts {
-			m.FS.Close()
+	for _, m := range folders {
+		mfs, err := e.storage.OpenFS(ctx, m.folder.Path, e.create)
+		if err != nil {
+			home.Close()
+			for _, m := range mounts {
+				m.FS.Close()
+			}
+			return nil, nil, fmt.Errorf("folder %q at %s: %w", m.folder.Name, m.folder.Path, err)
 		}
+		mounts = append(mounts, mountfs.Mount{Path: m.path, FS: mfs, ReadOnly: m.ReadOnly})
 	}
+	byPath := make(map[string]*ferry.Folder, len(folders))
+	for _, m := range folders {
+		byPath[m.path] = m.folder
+	}
+	return mountfs.New(home, mounts), byPath, nil
+}
+
+// mountedFolder is a mount of v's policy with its folder looked up.
+type mountedFolder struct {
+	ferry.Mount
+	path   string // storage name of the mount point ("shared")
+	folder *ferry.Folder
+}
+
+// mountedFolders looks up the folders v's policy mounts; a mount whose
+// folder is missing is skipped (and logged), as at login.
+func (e *Engine) mountedFolders(ctx context.Context, v *view) ([]mountedFolder, error) {
+	if len(v.pol.Mounts) == 0 {
+		return nil, nil
+	}
+	fsrc, ok := e.users.(FolderSource)
+	if !ok {
+		return nil, fmt.Errorf("mounts need a folder source: %w", errors.ErrUnsupported)
+	}
+	var out []mountedFolder
 	for _, m := range v.pol.Mounts {
 		vp, err := vpath.Clean(m.Path)
 		if err != nil || vpath.IsRoot(vp) {
@@ -56,15 +86,53 @@ func (e *Engine) openTree(ctx context.Context, v *view) (storage.FS, map[string]
 			e.log.Warn("mount skipped", ferry.LogUser, v.user.Name, "folder", m.Folder, "err", err)
 			continue
 		}
-		mfs, err := e.storage.OpenFS(ctx, f.Path, e.create)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("folder %q at %s: %w", f.Name, f.Path, err)
-		}
-		mounts = append(mounts, mountfs.Mount{Path: vpath.Rel(vp), FS: mfs, ReadOnly: m.ReadOnly})
-		folders[vpath.Rel(vp)] = f
+		out = append(out, mountedFolder{Mount: m, path: vpath.Rel(vp), folder: f})
 	}
-	return mountfs.New(home, mounts), folders, nil
+	return out, nil
+}
+
+// LocalPath returns the directory on the server's storage that holds
+// the virtual path vp of user, as the user's sessions see it: under its
+// home (its own or its home template's), or under the directory of the
+// virtual folder mounted deepest above vp. Server-side consumers of
+// uploads (on_upload transfers) use it instead of resolving mounts
+// themselves.
+func (e *Engine) LocalPath(ctx context.Context, user, vp string) (string, error) {
+	vp, err := vpath.Clean(vp)
+	if err != nil {
+		return "", err
+	}
+	u, err := e.users.GetUser(ctx, user)
+	if err != nil {
+		return "", err
+	}
+	v, err := e.buildView(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	home := v.user.Home // its own, or its home template's
+	folders, err := e.mountedFolders(ctx, v)
+	if err != nil {
+		return "", err
+	}
+	mounts := make([]mountfs.Mount, 0, len(folders))
+	for _, m := range folders {
+		mounts = append(mounts, mountfs.Mount{Path: m.path})
+	}
+	// The same routing as the sessions' tree (the deepest mount wins).
+	name := vpath.Rel(vp)
+	if mp, ok := mountfs.New(nil, mounts).MountOf(name); ok {
+		for _, m := range folders {
+			if m.path == mp {
+				rel := strings.TrimPrefix(strings.TrimPrefix(name, mp), "/")
+				return filepath.Join(m.folder.Path, filepath.FromSlash(rel)), nil
+			}
+		}
+	}
+	if name == "." {
+		return home, nil
+	}
+	return filepath.Join(home, filepath.FromSlash(name)), nil
 }
 
 // folderOf returns the virtual folder a storage name lies in, if any.
