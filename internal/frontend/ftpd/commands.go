@@ -336,8 +336,22 @@ func (c *conn) cmdRein() {
 	c.reply(220, "Service ready for new user.")
 }
 
+// tlsConfig is the control connection's TLS configuration; it takes the
+// client CA pool now in force (Options.ClientCAPool) for this session.
 func (c *conn) tlsConfig() *tls.Config {
+	if f := c.srv.opts.ClientCAPool; f != nil {
+		c.clientCAs.Store(f())
+	}
+	return c.sessionTLSConfig()
+}
+
+// sessionTLSConfig is the configuration shared by the session's control and
+// data connections: the session's client CA pool, tickets marked as its own.
+func (c *conn) sessionTLSConfig() *tls.Config {
 	cfg := c.srv.opts.TLS.Clone()
+	if pool := c.clientCAs.Load(); pool != nil {
+		cfg.ClientCAs = pool
+	}
 	if c.ticket == nil {
 		c.ticket = []byte("ferry-ctl:" + newID())
 		c.srv.setMark(c, "")

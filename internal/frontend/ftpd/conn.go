@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +46,9 @@ type conn struct {
 	// destination in the PROXY header.
 	dialled netip.AddrPort
 	ticket  []byte // marks TLS tickets issued to this connection
+	// clientCAs is the client CA pool taken at the control connection's
+	// handshake (Options.ClientCAPool); its data connections use it too.
+	clientCAs atomic.Pointer[x509.CertPool]
 
 	// Protocol state, touched only by the control goroutine (and by the
 	// transfer goroutine while it owns a transfer).

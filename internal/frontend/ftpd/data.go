@@ -246,7 +246,7 @@ func (c *conn) openData(ctx context.Context, x *transfer) (*dataConn, int, error
 // logged in as the same user, so a data connection proves it comes from
 // the same client (vsftpd's require_ssl_reuse).
 func (c *conn) dataTLSConfig() *tls.Config {
-	cfg := c.tlsConfig()
+	cfg := c.sessionTLSConfig()
 	base := c.srv.ticket
 	mark := c.ticket
 	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {

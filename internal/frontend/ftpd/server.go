@@ -134,11 +134,19 @@ type Options struct {
 	ClientCerts ClientCertMode
 	ClientCAs   *x509.CertPool
 	CertLogin   CertLoginMode
+	// ClientCAPool, when set, returns the CA pool in force instead of
+	// ClientCAs. It is read at each control connection's TLS handshake, so
+	// a reload applies to new sessions; a session's data connections keep
+	// the pool its control connection was verified with.
+	ClientCAPool func() *x509.CertPool
 	// ClientCRLs returns the certificate revocation lists in force (it is
 	// called on every handshake, so a reload takes effect at once): a
 	// client certificate, or an intermediate, that a CRL signed by its
-	// issuer lists is refused.
-	ClientCRLs func() []*x509.RevocationList
+	// issuer lists is refused, and so is every certificate of an issuer
+	// whose CRLs are all past their nextUpdate. ClientCRLFile names them
+	// in that refusal.
+	ClientCRLs    func() []*x509.RevocationList
+	ClientCRLFile string
 	// ProxyProtocol expects a PROXY protocol v1 or v2 header on every
 	// control connection; only ProxyTrusted senders (required, non-empty)
 	// are served. The header's source is the client address for core,
@@ -220,17 +228,33 @@ func New(opts Options) (*Server, error) {
 			return nil, errors.New("ftpd: client certificates need TLS")
 		case opts.ClientCerts == ClientCertOff:
 			return nil, errors.New("ftpd: certificate login needs client certificates (optional or required)")
-		case opts.ClientCAs == nil:
-			return nil, errors.New("ftpd: client certificates need Options.ClientCAs")
+		case opts.ClientCAs == nil && opts.ClientCAPool == nil:
+			return nil, errors.New("ftpd: client certificates need Options.ClientCAs or ClientCAPool")
 		}
 		opts.TLS = opts.TLS.Clone()
 		opts.TLS.ClientCAs = opts.ClientCAs
+		if opts.ClientCAPool != nil {
+			opts.TLS.ClientCAs = opts.ClientCAPool()
+		}
 		opts.TLS.ClientAuth = tls.VerifyClientCertIfGiven
 		if opts.ClientCerts == ClientCertRequired {
 			opts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 		if crls := opts.ClientCRLs; crls != nil {
-			opts.TLS.VerifyConnection = func(cs tls.ConnectionState) error { return checkRevoked(cs.VerifiedChains, crls()) }
+			file := opts.ClientCRLFile
+			log := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)).With("proto", "ftp", "service", opts.Service)
+			opts.TLS.VerifyConnection = func(cs tls.ConnectionState) error {
+				err := checkRevoked(cs.VerifiedChains, crls(), time.Now())
+				var exp *crlExpiredError
+				if errors.As(err, &exp) {
+					// The operator must act (refresh the CRL), so this is an
+					// error of the service, not only of this connection.
+					err = fmt.Errorf("CRL %s expired at %s; refusing client certificates until it is refreshed",
+						file, exp.at.UTC().Format(time.RFC3339))
+					log.Error(err.Error(), "crl", file, "next_update", exp.at)
+				}
+				return err
+			}
 		}
 	} else if opts.ClientCRLs != nil {
 		return nil, errors.New("ftpd: CRLs need client certificates (optional or required)")
