@@ -3,49 +3,12 @@ package app
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 )
 
-// CRL returns a function giving the certificate revocation lists in file
-// (PEM "X509 CRL" blocks, or one DER CRL), loading them now so a bad file
-// fails early. Reload re-reads the file; until it succeeds the old lists
-// stay in force.
-func (c *Certs) CRL(file string) (func() []*x509.RevocationList, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.crls[file]; !ok {
-		lists, err := loadCRL(file)
-		if err != nil {
-			return nil, err
-		}
-		if c.crls == nil {
-			c.crls = make(map[string][]*x509.RevocationList)
-		}
-		c.crls[file] = lists
-	}
-	return func() []*x509.RevocationList {
-		c.mu.RLock()
-		defer c.mu.RUnlock()
-		return c.crls[file]
-	}, nil
-}
-
-// reloadCRLs re-reads every CRL file; c.mu is held.
-func (c *Certs) reloadCRLs() error {
-	var errs []error
-	for file := range c.crls {
-		lists, err := loadCRL(file)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		c.crls[file] = lists
-	}
-	return errors.Join(errs...)
-}
-
+// loadCRL reads the certificate revocation lists in file: PEM "X509 CRL"
+// blocks, or one DER CRL (clienttrust.go checks who signed them).
 func loadCRL(file string) ([]*x509.RevocationList, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {

@@ -1,8 +1,9 @@
 package app
 
 import (
-	"crypto/x509"
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -62,7 +63,8 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 			return nil, err
 		}
 	}
-	if err := a.ftpClientCerts(o, &opts); err != nil {
+	trust, err := a.ftpClientCerts(o, &opts)
+	if err != nil {
 		return nil, err
 	}
 	switch v := o["session_reuse"]; v {
@@ -138,11 +140,20 @@ func (a *App) ftpFactory(svc ferry.Service) (servicemgr.Runner, error) {
 			return nil, err
 		}
 	}
-	return ftpd.New(opts)
+	srv, err := ftpd.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if trust == nil {
+		return srv, nil
+	}
+	return trustedRunner{Server: srv, certs: a.certs, trust: trust}, nil
 }
 
-// ftpClientCerts reads client_certs, client_ca, client_crl and cert_login.
-func (a *App) ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
+// ftpClientCerts reads client_certs, client_ca, client_crl and cert_login;
+// the trust it returns (nil when client certificates are off) is reloaded
+// with the certificates.
+func (a *App) ftpClientCerts(o map[string]string, opts *ftpd.Options) (*clientTrust, error) {
 	switch v := o["client_certs"]; v {
 	case "", "off":
 	case "optional":
@@ -150,7 +161,7 @@ func (a *App) ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
 	case "required":
 		opts.ClientCerts = ftpd.ClientCertRequired
 	default:
-		return fmt.Errorf("option client_certs: %q: accepted values are off, optional, required", v)
+		return nil, fmt.Errorf("option client_certs: %q: accepted values are off, optional, required", v)
 	}
 	switch v := o["cert_login"]; v {
 	case "", "off":
@@ -159,38 +170,46 @@ func (a *App) ftpClientCerts(o map[string]string, opts *ftpd.Options) error {
 	case "cert+password":
 		opts.CertLogin = ftpd.CertLoginCertPassword
 	default:
-		return fmt.Errorf("option cert_login: %q: accepted values are off, cert, cert+password", v)
+		return nil, fmt.Errorf("option cert_login: %q: accepted values are off, cert, cert+password", v)
 	}
 	if opts.ClientCerts == ftpd.ClientCertOff {
 		if opts.CertLogin != ftpd.CertLoginOff {
-			return fmt.Errorf("option cert_login: needs client_certs=optional or required")
+			return nil, fmt.Errorf("option cert_login: needs client_certs=optional or required")
 		}
 		if o["client_crl"] != "" {
-			return fmt.Errorf("option client_crl: needs client_certs=optional or required")
+			return nil, fmt.Errorf("option client_crl: needs client_certs=optional or required")
 		}
-		return nil
+		return nil, nil
 	}
 	if opts.TLSMode == ftpd.TLSOff {
-		return fmt.Errorf("option client_certs: needs tls other than off")
+		return nil, fmt.Errorf("option client_certs: needs tls other than off")
 	}
 	ca := o["client_ca"]
 	if ca == "" {
-		return fmt.Errorf("option client_ca: client_certs=%s needs client_ca, a PEM file of the CA certificates client certificates must chain to", o["client_certs"])
+		return nil, fmt.Errorf("option client_ca: client_certs=%s needs client_ca, a PEM file of the CA certificates client certificates must chain to", o["client_certs"])
 	}
-	pem, err := os.ReadFile(ca)
+	trust, err := newClientTrust(opts.Service, ca, o["client_crl"], opts.Logger)
 	if err != nil {
-		return fmt.Errorf("option client_ca: %w", err)
+		return nil, err
 	}
-	opts.ClientCAs = x509.NewCertPool()
-	if !opts.ClientCAs.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("option client_ca: %s holds no PEM certificate", ca)
+	opts.ClientCAPool = trust.Pool
+	if o["client_crl"] != "" {
+		opts.ClientCRLs, opts.ClientCRLFile = trust.CRLs, o["client_crl"]
 	}
-	if f := o["client_crl"]; f != "" {
-		if opts.ClientCRLs, err = a.certs.CRL(f); err != nil {
-			return fmt.Errorf("option client_crl: %w", err)
-		}
-	}
-	return nil
+	return trust, nil
+}
+
+// trustedRunner serves an FTP service whose client CAs and CRLs Reload
+// re-reads while it serves (not while it is only built, to check options).
+type trustedRunner struct {
+	*ftpd.Server
+	certs *Certs
+	trust *clientTrust
+}
+
+func (r trustedRunner) Serve(ctx context.Context, ln net.Listener) error {
+	defer r.certs.watch(r.trust)()
+	return r.Server.Serve(ctx, ln)
 }
 
 // unescapeNewlines turns the two characters \n into a line break, so

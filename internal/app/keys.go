@@ -120,7 +120,24 @@ func ensureSelfSigned(dir string) error {
 type Certs struct {
 	mu    sync.RWMutex
 	pairs map[[2]string]*tls.Certificate
-	crls  map[string][]*x509.RevocationList // by file (crl.go)
+	// trusts are the client-certificate trusts of the services serving
+	// now (clienttrust.go).
+	trusts map[*clientTrust]struct{}
+}
+
+// watch adds t to what Reload re-reads, until the returned func is called.
+func (c *Certs) watch(t *clientTrust) (unwatch func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.trusts == nil {
+		c.trusts = make(map[*clientTrust]struct{})
+	}
+	c.trusts[t] = struct{}{}
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.trusts, t)
+	}
 }
 
 // NewCerts returns an empty set.
@@ -157,8 +174,9 @@ func (c *Certs) Config(certFile, keyFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// Reload re-reads every pair and CRL; one that fails keeps its old value and
-// the errors are returned together.
+// Reload re-reads every pair and the client CAs and CRLs of the services
+// serving; one that fails keeps its old value and the errors are returned
+// together.
 func (c *Certs) Reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -171,7 +189,9 @@ func (c *Certs) Reload() error {
 		}
 		c.pairs[k] = pair
 	}
-	errs = append(errs, c.reloadCRLs())
+	for t := range c.trusts {
+		errs = append(errs, t.reload())
+	}
 	return errors.Join(errs...)
 }
 
