@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"io"
 	"math/big"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,4 +216,48 @@ func TestSessionReuseAcrossConnections(t *testing.T) {
 			t.Errorf("%s's data connection resuming alice's other session: %d, want %d", tc.user, got, tc.want)
 		}
 	}
+}
+
+// TestClientCAPoolSwap: with ClientCAPool (what the app's reload swaps), a
+// certificate of a CA not yet in the pool is refused and accepted once the
+// pool holds it; a session connected before keeps working after its CA is
+// dropped, its protected data connections included (they resume the
+// control session against the pool it was verified with).
+func TestClientCAPoolSwap(t *testing.T) {
+	t.Parallel()
+	old, added := newTestCA(t), newTestCA(t)
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "alice-pw", ferrytest.Perm("/=*")))
+	var pool atomic.Pointer[x509.CertPool]
+	pool.Store(old.pool)
+	addr := start(t, env, Options{TLSMode: TLSExplicit, ClientCerts: ClientCertOptional, ClientCAPool: pool.Load,
+		CertLogin: CertLoginCert})
+	oldCert, newCert := old.issue(t, "alice"), added.issue(t, "alice")
+
+	r := mustRaw(t, addr, withCert(oldCert))
+	mustCode(t, r.cmd("USER alice"), 232, "USER with a certificate of the CA in the pool")
+	if got := certUser(t, addr, newCert, "alice"); got != 0 {
+		t.Errorf("certificate of a CA not in the pool: USER got %d, want a failed handshake", got)
+	}
+
+	pool.Store(added.pool)
+	if got := certUser(t, addr, newCert, "alice"); got != 232 {
+		t.Errorf("certificate of the CA added to the pool: %d, want 232", got)
+	}
+	if got := certUser(t, addr, oldCert, "alice"); got != 0 {
+		t.Errorf("certificate of the CA dropped from the pool: USER got %d, want a failed handshake", got)
+	}
+
+	mustCode(t, r.cmd("PBSZ 0"), 200, "PBSZ")
+	mustCode(t, r.cmd("PROT P"), 200, "PROT P")
+	dc, err := r.pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.send("LIST")
+	mustCode(t, r.read(), 150, "LIST of the session connected before the swap")
+	if _, err := io.ReadAll(dc); err != nil {
+		t.Fatalf("data connection of the session connected before the swap: %v", err)
+	}
+	dc.Close()
+	mustCode(t, r.read(), 226, "LIST end")
 }

@@ -1,10 +1,13 @@
 package ftpd
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"math/big"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +19,14 @@ import (
 // revoke returns a CRL signed by ca listing the certificates.
 func (ca *testCA) revoke(t *testing.T, number int64, certs ...tls.Certificate) *x509.RevocationList {
 	t.Helper()
-	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour)}
+	return ca.crlUntil(t, number, time.Now().Add(time.Hour), certs...)
+}
+
+// crlUntil returns a CRL signed by ca listing the certificates, whose
+// nextUpdate is next.
+func (ca *testCA) crlUntil(t *testing.T, number int64, next time.Time, certs ...tls.Certificate) *x509.RevocationList {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: next.Add(-2 * time.Hour), NextUpdate: next}
 	for _, c := range certs {
 		x, err := x509.ParseCertificate(c.Certificate[0])
 		if err != nil {
@@ -100,5 +110,74 @@ func TestClientCertPinsAndCRL(t *testing.T) {
 	crls.Store(&[]*x509.RevocationList{other.revoke(t, 1, bob)})
 	if got := certUser(t, addr, bob, "bob"); got != 232 {
 		t.Errorf("bob with a foreign CRL listing his serial: %d, want 232", got)
+	}
+}
+
+// TestExpiredCRL: a CRL past its nextUpdate refuses every certificate of
+// its issuer at the handshake, revoked or not (a stale CRL may hide
+// revocations); a current CRL of the same issuer beside it restores the
+// ordinary check, and a stale CRL that the issuer did not sign does not
+// count.
+func TestExpiredCRL(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	alice := ca.issue(t, "alice")
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "alice-pw", ferrytest.Perm("/=*")))
+	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
+	var crls atomic.Pointer[[]*x509.RevocationList]
+	crls.Store(&[]*x509.RevocationList{ca.crlUntil(t, 1, past)}) // revokes nothing
+	addr := start(t, env, Options{TLSMode: TLSExplicit, ClientCerts: ClientCertOptional, ClientCAs: ca.pool,
+		CertLogin: CertLoginCert, ClientCRLs: func() []*x509.RevocationList { return *crls.Load() }})
+
+	if got := certUser(t, addr, alice, "alice"); got != 0 {
+		t.Errorf("certificate checked against an expired CRL: USER got %d, want a failed handshake", got)
+	}
+	// Without a certificate, passwords still work (client_certs=optional).
+	r := mustRaw(t, addr, clientTLS())
+	if err := r.login("alice", "alice-pw"); err != nil {
+		t.Errorf("password login beside an expired CRL: %v", err)
+	}
+	crls.Store(&[]*x509.RevocationList{ca.crlUntil(t, 1, past), ca.crlUntil(t, 2, future)})
+	if got := certUser(t, addr, alice, "alice"); got != 232 {
+		t.Errorf("expired CRL beside a current one: %d, want 232", got)
+	}
+	crls.Store(&[]*x509.RevocationList{ca.crlUntil(t, 3, future, alice)})
+	if got := certUser(t, addr, alice, "alice"); got != 0 {
+		t.Errorf("revoked by a current CRL: USER got %d, want a failed handshake", got)
+	}
+	other := newTestCA(t) // same subject name, another key
+	crls.Store(&[]*x509.RevocationList{other.crlUntil(t, 1, past)})
+	if got := certUser(t, addr, alice, "alice"); got != 232 {
+		t.Errorf("stale CRL signed by another CA: %d, want 232", got)
+	}
+}
+
+// TestExpiredCRLMessage: the refusal names the CRL file and when it
+// expired, in the error and in the service's log.
+func TestExpiredCRLMessage(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	leaf, err := x509.ParseCertificate(ca.issue(t, "alice").Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(-time.Minute).Truncate(time.Second)
+	crl := ca.crlUntil(t, 1, next)
+	var logs bytes.Buffer
+	env := ferrytest.NewEngine(t)
+	srv, err := New(Options{Engine: env.Engine, TLSMode: TLSExplicit, TLS: serverTLS(t), ClientCerts: ClientCertOptional,
+		ClientCAs: ca.pool, ClientCRLs: func() []*x509.RevocationList { return []*x509.RevocationList{crl} },
+		ClientCRLFile: "/etc/ferry/partners.crl", Service: "ftps", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.opts.TLS.VerifyConnection(tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{leaf, ca.cert}}})
+	want := "CRL /etc/ferry/partners.crl expired at " + next.UTC().Format(time.RFC3339) +
+		"; refusing client certificates until it is refreshed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("VerifyConnection = %v, want %q", err, want)
+	}
+	if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("log %q lacks an error %q", logs.String(), want)
 	}
 }
