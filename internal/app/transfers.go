@@ -71,6 +71,9 @@ func (a *App) transferRunner(owner string) *transfer.Runner {
 		Owner:    owner,
 		Logger:   a.log.With("component", "transfers"),
 		Homes:    a.eng.Home, // a user's own home or its group's home template
+		// on_upload transfers read uploads where the user's tree has them,
+		// virtual folders included
+		LocalPath: a.eng.LocalPath,
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +51,11 @@ type RunnerOptions struct {
 	// Homes returns a user's home folder on local storage, where an
 	// on_upload transfer reads the uploaded files (nil: none).
 	Homes func(ctx context.Context, user string) (string, error)
+	// LocalPath returns the directory on local storage holding a user's
+	// virtual path, through its virtual folders (core's
+	// Engine.LocalPath). When set it wins over Homes, so uploads into a
+	// mounted folder are delivered too.
+	LocalPath func(ctx context.Context, user, vpath string) (string, error)
 }
 
 // Runner runs managed transfers once each time it is asked: it lists the
@@ -200,7 +204,7 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (Ru
 	}
 	var stable []candidate
 	if files != nil {
-		stable = r.named(ctx, t, sfs, src, files)
+		stable = r.named(ctx, t, sfs, files)
 	} else {
 		var cands []candidate
 		if err := r.list(ctx, t, sfs, src, "", &cands); err != nil {
@@ -281,7 +285,7 @@ func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir r
 		if e.Dir {
 			sub := path.Join(rel, e.Name)
 			if (t.Recursive || t.OnUpload != "") && (t.ArchiveTo == "" || sub != path.Clean(t.ArchiveTo)) && (t.FailedTo == "" || sub != path.Clean(t.FailedTo)) {
-				if err := r.list(ctx, t, f, dir.Join(e.Name), path.Join(rel, e.Name), out); err != nil {
+				if err := r.list(ctx, t, f, r.subdir(ctx, t, dir, rel, e.Name), sub, out); err != nil {
 					return err
 				}
 			}
@@ -447,14 +451,23 @@ func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c c
 	if err != nil {
 		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
-	if !path.IsAbs(dir) {
+	switch {
+	case t.OnUpload != "" && !path.IsAbs(dir):
+		// where the user sees root/dir/rel, through its virtual folders
+		l, err := r.uploadPath(ctx, t, path.Join(t.UploadRoot(), dir, c.rel))
+		if err != nil {
+			return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
+		}
+		dir = l.Path
+	case !path.IsAbs(dir):
 		top := c.loc.Path
 		for range strings.Count(path.Join(c.rel, c.e.Name), "/") + 1 {
 			top = path.Dir(top)
 		}
-		dir = path.Join(top, dir)
+		dir = path.Join(top, dir, c.rel)
+	default:
+		dir = path.Join(dir, c.rel)
 	}
-	dir = path.Join(dir, c.rel)
 	if err := remote.MkdirAll(ctx, f, dir); err != nil {
 		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
@@ -465,23 +478,12 @@ func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c c
 }
 
 // source is where t reads: its Source, or for an on_upload transfer the
-// folder of its user's home that the trigger's glob starts from.
+// folder of its user's tree that the trigger's glob starts from.
 func (r *Runner) source(ctx context.Context, t *ferry.Transfer) (remote.Location, error) {
 	if t.OnUpload == "" {
 		return r.o.Resolver.Parse(ctx, t.Source)
 	}
-	user, _, err := t.UploadTrigger()
-	if err != nil {
-		return remote.Location{}, err
-	}
-	if r.o.Homes == nil {
-		return remote.Location{}, fmt.Errorf("on_upload %s: no user homes here", t.OnUpload)
-	}
-	home, err := r.o.Homes(ctx, user)
-	if err != nil {
-		return remote.Location{}, fmt.Errorf("on_upload %s: %w", t.OnUpload, err)
-	}
-	l, err := remote.Parse(filepath.Join(home, filepath.FromSlash(t.UploadRoot())))
+	l, err := r.uploadPath(ctx, t, t.UploadRoot())
 	if err != nil {
 		return remote.Location{}, err
 	}
@@ -491,7 +493,7 @@ func (r *Runner) source(ctx context.Context, t *ferry.Transfer) (remote.Location
 
 // named returns the candidates of an on_upload delivery: the uploaded
 // files that still exist and still match the trigger.
-func (r *Runner) named(ctx context.Context, t *ferry.Transfer, f remote.FS, src remote.Location, files []string) []candidate {
+func (r *Runner) named(ctx context.Context, t *ferry.Transfer, f remote.FS, files []string) []candidate {
 	user, _, _ := t.UploadTrigger()
 	root := t.UploadRoot()
 	var out []candidate
@@ -500,7 +502,11 @@ func (r *Runner) named(ctx context.Context, t *ferry.Transfer, f remote.FS, src 
 		if !ok || !t.MatchUpload(user, vp) || strings.HasPrefix(path.Base(vp), ".") || excluded(t, path.Dir(rel), path.Base(rel)) {
 			continue
 		}
-		l := src.Join(strings.Split(rel, "/")...)
+		l, err := r.uploadPath(ctx, t, path.Clean(vp)) // in a virtual folder, maybe
+		if err != nil {
+			r.o.Logger.Warn("uploaded file not delivered: its path does not resolve", "transfer", t.Name, "file", vp, "err", err)
+			continue
+		}
 		e, err := f.Stat(ctx, l.Path)
 		if err != nil || e.Dir {
 			r.o.Logger.Info("uploaded file not delivered: gone (delivered by an earlier run?) or not a file in the user's home",

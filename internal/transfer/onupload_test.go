@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,4 +200,88 @@ func TestOnUploadCatchUpAtStart(t *testing.T) {
 		_, err := os.Stat(filepath.Join(home, "in", "early.csv"))
 		return os.IsNotExist(err)
 	})
+}
+
+// TestOnUploadIntoVirtualFolder: alice's /shared is a virtual folder
+// (another directory). A file she uploads there over SFTP is delivered
+// by an on_upload transfer, which finds it through core's view of her
+// tree (Engine.LocalPath), and moved out of the folder; a catch-up run
+// rooted above the mount descends into the folder, not the home's
+// directory it hides, and archives where alice sees /done.
+func TestOnUploadIntoVirtualFolder(t *testing.T) {
+	t.Parallel()
+	var sched *transfer.Scheduler
+	ready := make(chan struct{})
+	partner := ferrytest.NewEngineWith(t, func(o *core.Options) {
+		o.Events = tee{Publisher: o.Events, s: func() *transfer.Scheduler {
+			select {
+			case <-ready:
+				return sched
+			default:
+				return nil
+			}
+		}}
+	}, ferrytest.User("alice", "pw-a", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.Mounts = []ferry.Mount{{Path: "/shared", Folder: "shared"}}
+	})))
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	partner.Users.PutFolder(&ferry.Folder{Name: "shared", Path: shared})
+	erp := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
+	sftpAddr, ftpAddr := startSSHD(t, partner), startFTPD(t, erp)
+
+	st, box := newMemStore(), newBox(t)
+	st.addLocation(box, "erp", "ftp://bob@"+ftpAddr+"/", "pw-b")
+	d := &defs{ts: map[string]*ferry.Transfer{}}
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box},
+		LocalPath: partner.Engine.LocalPath, Settle: time.Millisecond, Logger: ferrytest.Logger(t)})
+	sched = transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r,
+		Tick: time.Hour, WatchRescan: time.Hour, Logger: ferrytest.Logger(t)})
+	close(ready)
+	d.put(&ferry.Transfer{Name: "to-erp", OnUpload: "alice:/shared/*.csv", Dest: "location:erp/inbound", DeleteSource: true})
+	runScheduler(t, sched)
+	waitFor(t, "the catch-up pass", func() bool { st := sched.States()["to-erp"]; return st.Runs == 1 && !st.Running })
+
+	c, err := remote.Dial(t.Context(), loc(t, "sftp://alice@"+sftpAddr+"/"), remote.Options{Password: "pw-a", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := c.Create(t.Context(), "/shared/orders.csv", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := random(100 << 10)
+	if _, err := w.Write(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delivery", func() bool { return len(st.records()) == 1 })
+	mustEqual(t, erp.Home("bob", "inbound", "orders.csv"), a)
+	if rec := st.records()[0]; rec.Status != ferry.TransferOK || !strings.Contains(rec.Source, shared) {
+		t.Errorf("history row %+v, want a success from %s", rec, shared)
+	}
+	waitFor(t, "the source moved out of the folder", func() bool {
+		_, err := os.Stat(filepath.Join(shared, "orders.csv"))
+		return os.IsNotExist(err)
+	})
+
+	// Catch-up rooted above the mount: the home's own shared/ directory
+	// (hidden by the mount) is not read.
+	write(t, filepath.Join(shared, "sub", "b.csv"), []byte("in the folder"))
+	write(t, partner.Home("alice", "shared", "hidden.csv"), []byte("hidden by the mount"))
+	dst := t.TempDir()
+	res, err := r.Run(t.Context(), &ferry.Transfer{Name: "all", OnUpload: "alice:/**", Dest: dst, ArchiveTo: "done"})
+	if err != nil || res.Failed() != 0 || len(res.Files) != 1 {
+		t.Fatalf("catch-up run: %+v, %v", res, err)
+	}
+	mustEqual(t, filepath.Join(dst, "shared", "sub", "b.csv"), []byte("in the folder"))
+	mustEqual(t, partner.Home("alice", "done", "shared", "sub", "b.csv"), []byte("in the folder"))
+	if _, err := os.Stat(filepath.Join(dst, "shared", "hidden.csv")); !os.IsNotExist(err) {
+		t.Errorf("a file hidden by the mount was delivered: %v", err)
+	}
 }
