@@ -292,6 +292,12 @@ func (t *Transfer) UploadRoot() string {
 const (
 	TransferOK     = "succeeded"
 	TransferFailed = "failed"
+	// TransferRemoving is a moved file copied and verified whose source
+	// is being removed (or archived): the row is written before the source
+	// goes, so a crash in between loses no record; it becomes TransferOK
+	// (or TransferFailed) once the source is dealt with, at the latest on
+	// the transfer's next run.
+	TransferRemoving = "removing"
 )
 
 // TransferRecord is one file a transfer moved (or failed to), kept in the
@@ -301,7 +307,7 @@ type TransferRecord struct {
 	Transfer string        `json:"transfer"`
 	Source   string        `json:"source"` // display forms, no passwords
 	Dest     string        `json:"dest"`
-	Status   string        `json:"status"` // TransferOK or TransferFailed
+	Status   string        `json:"status"` // TransferOK, TransferFailed or TransferRemoving
 	Bytes    int64         `json:"bytes"`
 	Attempts int           `json:"attempts"`
 	Started  time.Time     `json:"started"`

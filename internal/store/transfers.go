@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -98,6 +99,37 @@ func (s *Store) AddTransferRecord(ctx context.Context, r *ferry.TransferRecord) 
 		return fmt.Errorf("store: transfer %q: history: %w", r.Transfer, s.dbErr(err))
 	}
 	return nil
+}
+
+// UpdateTransferRecord rewrites the outcome of the history row r.ID (a
+// move records its file as ferry.TransferRemoving before removing the
+// source, then its outcome). It does not move the change counter.
+func (s *Store) UpdateTransferRecord(ctx context.Context, r *ferry.TransferRecord) error {
+	errText := r.Error
+	if checkText("error", errText) != nil {
+		errText = fmt.Sprintf("%q", errText)
+	}
+	if err := checkText("transfer record", r.Dest, r.Status, r.SHA256); err != nil {
+		return fmt.Errorf("store: transfer %q: %w", r.Transfer, err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE transfer_history SET dest = $1, status = $2, bytes = $3, attempts = $4,
+		duration_ns = $5, error = $6, sha256 = $7 WHERE id = $8`,
+		r.Dest, r.Status, r.Bytes, r.Attempts, int64(r.Duration), errText, r.SHA256, r.ID)
+	if err != nil {
+		return fmt.Errorf("store: transfer %q: history: %w", r.Transfer, s.dbErr(err))
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("store: transfer %q: history row %d: %w", r.Transfer, r.ID, ferry.ErrNotFound)
+	}
+	return nil
+}
+
+// PendingTransferRecords returns the transfer's rows still
+// ferry.TransferRemoving (a move cut short), oldest first.
+func (s *Store) PendingTransferRecords(ctx context.Context, transfer string) ([]ferry.TransferRecord, error) {
+	h, err := s.TransferHistory(ctx, HistoryFilter{Transfer: transfer, Status: ferry.TransferRemoving, Limit: 10000})
+	slices.Reverse(h)
+	return h, err
 }
 
 // HistoryFilter selects history rows, newest first.

@@ -93,6 +93,31 @@ func testTransferHistory(t *testing.T, s *store.Store) {
 	if len(h) != 3 || h[0].Transfer != "push" {
 		t.Errorf("succeeded rows = %+v", h)
 	}
+
+	// A move's row: pending while its source is removed, then its outcome.
+	mv := &ferry.TransferRecord{Transfer: "move", Source: "/out/b.csv", Dest: "sftp://h/in/b.csv", Status: ferry.TransferRemoving,
+		Bytes: 5, Attempts: 1, Started: start}
+	must(t, "add pending", s.AddTransferRecord(ctx, mv))
+	p, err := s.PendingTransferRecords(ctx, "move")
+	must(t, "pending", err)
+	if len(p) != 1 || p[0].ID != mv.ID {
+		t.Fatalf("pending = %+v", p)
+	}
+	mv.Status, mv.Attempts, mv.Duration = ferry.TransferOK, 2, time.Second
+	must(t, "update", s.UpdateTransferRecord(ctx, mv))
+	if p, err := s.PendingTransferRecords(ctx, "move"); err != nil || len(p) != 0 {
+		t.Errorf("pending after the update = %+v, %v", p, err)
+	}
+	h, err = s.TransferHistory(ctx, store.HistoryFilter{Transfer: "move"})
+	must(t, "history move", err)
+	if len(h) != 1 || h[0].Status != ferry.TransferOK || h[0].Attempts != 2 || h[0].Duration != time.Second || h[0].Source != "/out/b.csv" {
+		t.Errorf("updated row = %+v", h)
+	}
+	mv.ID = 1 << 40
+	wantErr(t, "update a missing row", s.UpdateTransferRecord(ctx, mv), ferry.ErrNotFound, "history row")
+	if changes(t, s) != c {
+		t.Errorf("history updates moved the change counter")
+	}
 }
 
 func testTransferLeases(t *testing.T, s *store.Store) {
