@@ -219,7 +219,7 @@ func (c *conn) openData(ctx context.Context, x *transfer) (*dataConn, int, error
 		return nil, 425, errors.New("Use PORT or PASV first.")
 	}
 	dc := &dataConn{tcp: tcp, conn: tcp}
-	x.setCloser(tcp)
+	x.setCloser(&dataCloser{tcp: tcp})
 	if !c.protP {
 		return dc, 0, nil
 	}

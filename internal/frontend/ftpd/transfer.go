@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -181,9 +182,14 @@ func (c *conn) cmdRetr(arg string) {
 	ascii := c.ascii
 	opening := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", mode, arg, dl.Size()-off)
 	c.startTransfer("RETR "+arg, opening, func(ctx context.Context, dc *dataConn, x *transfer) (string, error) {
-		var w io.Writer = dc.conn // *net.TCPConn without TLS: sendfile
-		if ascii {
+		var w io.Writer
+		switch {
+		case ascii:
 			w = &toCRLF{w: dc.conn}
+		case dc.conn == net.Conn(dc.tcp): // no TLS: sendfile
+			w = newFileSender(dc.tcp, c.srv.opts.DataTimeout)
+		default:
+			w = dc.conn
 		}
 		size := int64(dataChunk)
 		for {
