@@ -25,6 +25,11 @@ var ErrBusy = errors.New("transfer is already running")
 // RunStore keeps the history and the run leases (the store).
 type RunStore interface {
 	AddTransferRecord(ctx context.Context, r *ferry.TransferRecord) error
+	// UpdateTransferRecord rewrites the outcome of row r.ID;
+	// PendingTransferRecords returns a transfer's rows still
+	// ferry.TransferRemoving, oldest first (moves cut short).
+	UpdateTransferRecord(ctx context.Context, r *ferry.TransferRecord) error
+	PendingTransferRecords(ctx context.Context, transfer string) ([]ferry.TransferRecord, error)
 	AcquireTransfer(ctx context.Context, name, owner string, until time.Time) (bool, error)
 	ReleaseTransfer(ctx context.Context, name, owner string) error
 }
@@ -63,9 +68,12 @@ type RunnerOptions struct {
 // name, resume, verify, retries), archives or deletes what succeeded and
 // records every file in the history.
 type Runner struct {
-	o    RunnerOptions
-	mu   sync.Mutex
-	seen map[string]map[string]remote.Entry // transfer → source path → last look
+	o RunnerOptions
+	// crashAfterRecord, a test hook, stops a move after its history row
+	// is written and before its source is removed when it returns true.
+	crashAfterRecord func(src string) bool
+	mu               sync.Mutex
+	seen             map[string]map[string]remote.Entry // transfer → source path → last look
 }
 
 // NewRunner returns a Runner.
@@ -189,7 +197,7 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (Ru
 	}
 	opts := Options{
 		Verify: t.Verify, Retries: t.Retries, Backoff: r.o.Backoff,
-		RemoveSource: t.DeleteSource, Conflict: t.OnConflict, Now: r.o.Now, Logger: r.o.Logger.With("transfer", t.Name),
+		Conflict: t.OnConflict, Now: r.o.Now, Logger: r.o.Logger.With("transfer", t.Name),
 	}
 	r.o.Resolver.Hook(&opts)
 	if t.RateLimit > 0 {
@@ -202,6 +210,7 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (Ru
 	if err != nil {
 		return res, fmt.Errorf("transfer %q: %s: %w", t.Name, src, err)
 	}
+	r.finishMoves(ctx, t, cp, src)
 	var stable []candidate
 	if files != nil {
 		stable = r.named(ctx, t, sfs, files)
@@ -404,9 +413,11 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 		r.o.Logger.Debug("transfer file skipped: the destination has it", "transfer", t.Name, "file", res.Src, "dest", res.Dst)
 		return res
 	}
-	if res.Err == nil && t.ArchiveTo != "" {
-		if err := r.archive(ctx, t, cp, c, t.ArchiveTo); err != nil {
-			res.Err = fmt.Errorf("copied, but archiving failed: %w", err)
+	var moved *ferry.TransferRecord // the row written before the source went
+	if res.Err == nil && moves(t) {
+		var crashed bool
+		if moved, crashed = r.move(ctx, t, cp, c, &res, start); crashed {
+			return res
 		}
 	}
 	if res.Err != nil && ctx.Err() != nil {
@@ -418,17 +429,12 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 			res.Err = fmt.Errorf("%w (moved to the failed folder %s)", res.Err, t.FailedTo)
 		}
 	}
-	attempts := res.Attempts
-	if res.ResumedEarlier {
-		attempts++ // the interrupted copy whose partial file this one resumed
-	}
 	if res.Failover != "" {
 		ev.Target = res.Dst
 		r.o.Logger.Warn("transfer file went through a failover location", "transfer", t.Name, "file", res.Src,
 			"dest", res.Dst, "failover", res.Failover)
 	}
-	rec := &ferry.TransferRecord{Transfer: t.Name, Source: res.Src, Dest: res.Dst, Status: ferry.TransferOK,
-		Bytes: res.Size, Attempts: attempts, Started: start, Duration: res.Elapsed, SHA256: strings.TrimPrefix(res.Hash, "sha256:")}
+	rec := record(t, res, start)
 	ev.Type, ev.Time, ev.Size, ev.Duration, ev.Status, ev.SHA256 = ferry.EventTransferSucceeded, r.o.Now(), res.Size, res.Elapsed, "ok", rec.SHA256
 	if res.Err != nil {
 		rec.Status, rec.Error = ferry.TransferFailed, res.Err.Error()
@@ -437,11 +443,30 @@ func (r *Runner) one(ctx context.Context, t *ferry.Transfer, cp *Copier, c candi
 	} else {
 		r.o.Logger.Info("transfer file done", "transfer", t.Name, "file", res.Src, "dest", res.Dst, "bytes", res.Size)
 	}
-	if err := r.o.Store.AddTransferRecord(context.WithoutCancel(ctx), rec); err != nil {
+	if moved != nil {
+		rec.ID = moved.ID
+		if err := r.o.Store.UpdateTransferRecord(context.WithoutCancel(ctx), rec); err != nil {
+			r.o.Logger.Error("transfer history not updated; the next run completes it", "transfer", t.Name, "file", res.Src, "err", err)
+		}
+	} else if err := r.o.Store.AddTransferRecord(context.WithoutCancel(ctx), rec); err != nil {
 		r.o.Logger.Error("transfer history not recorded", "transfer", t.Name, "file", res.Src, "err", err)
 	}
 	r.o.Publish(ev)
 	return res
+}
+
+// record is the history row of a file's outcome.
+func record(t *ferry.Transfer, res Result, start time.Time) *ferry.TransferRecord {
+	attempts := res.Attempts
+	if res.ResumedEarlier {
+		attempts++ // the interrupted copy whose partial file this one resumed
+	}
+	rec := &ferry.TransferRecord{Transfer: t.Name, Source: res.Src, Dest: res.Dst, Status: ferry.TransferOK,
+		Bytes: res.Size, Attempts: attempts, Started: start, Duration: res.Elapsed, SHA256: strings.TrimPrefix(res.Hash, "sha256:")}
+	if res.Err != nil {
+		rec.Status, rec.Error = ferry.TransferFailed, res.Err.Error()
+	}
+	return rec
 }
 
 // archive moves a source file into dir (the archive or the failed

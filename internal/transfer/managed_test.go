@@ -50,6 +50,40 @@ func (m *memStore) AddTransferRecord(_ context.Context, r *ferry.TransferRecord)
 	return nil
 }
 
+func (m *memStore) UpdateTransferRecord(_ context.Context, r *ferry.TransferRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.ID < 1 || int(r.ID) > len(m.history) {
+		return fmt.Errorf("history row %d: %w", r.ID, ferry.ErrNotFound)
+	}
+	m.history[r.ID-1] = *r
+	return nil
+}
+
+func (m *memStore) PendingTransferRecords(_ context.Context, name string) ([]ferry.TransferRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ferry.TransferRecord
+	for _, r := range m.history {
+		if r.Transfer == name && r.Status == ferry.TransferRemoving {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// finished returns the history rows with an outcome (a move's row is
+// written before its source is removed, then updated).
+func (m *memStore) finished() []ferry.TransferRecord {
+	var out []ferry.TransferRecord
+	for _, r := range m.records() {
+		if r.Status != ferry.TransferRemoving {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (m *memStore) AcquireTransfer(_ context.Context, name, owner string, _ time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -101,7 +101,7 @@ func TestOnUploadDeliversTheUploadedFile(t *testing.T) {
 	if err := c.Rename(t.Context(), "/in/late.tmp", "/in/late.csv"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both deliveries", func() bool { return len(st.records()) == 2 })
+	waitFor(t, "both deliveries", func() bool { return len(st.finished()) == 2 })
 	mustEqual(t, erp.Home("bob", "inbound", "orders.csv"), a)
 	mustEqual(t, erp.Home("bob", "inbound", "late.csv"), []byte("renamed when complete"))
 	for _, p := range []string{"orders.csv", "late.csv"} {
@@ -260,7 +260,7 @@ func TestOnUploadIntoVirtualFolder(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the delivery", func() bool { return len(st.records()) == 1 })
+	waitFor(t, "the delivery", func() bool { return len(st.finished()) == 1 })
 	mustEqual(t, erp.Home("bob", "inbound", "orders.csv"), a)
 	if rec := st.records()[0]; rec.Status != ferry.TransferOK || !strings.Contains(rec.Source, shared) {
 		t.Errorf("history row %+v, want a success from %s", rec, shared)

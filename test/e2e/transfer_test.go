@@ -71,9 +71,19 @@ func TestManagedTransferPullsFromSFTP(t *testing.T) {
 		Transfer, Source, Dest, Status, SHA256 string
 		Bytes                                  int64
 	}
-	if err := json.Unmarshal([]byte(s.MustFerry("transfer", "history", "pull", "--json")), &hist); err != nil {
-		t.Fatal(err)
-	}
+	// A move's row gets its outcome just after its source is removed.
+	WaitFor(t, "three settled history rows", func() bool {
+		if err := json.Unmarshal([]byte(s.MustFerry("transfer", "history", "pull", "--json")), &hist); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, h := range hist {
+			if h.Status != "removing" {
+				n++
+			}
+		}
+		return n >= 3
+	})
 	seen := map[string]bool{}
 	for _, h := range hist {
 		name := filepath.Base(h.Dest)

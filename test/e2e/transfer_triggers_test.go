@@ -28,6 +28,17 @@ func history(t *testing.T, s *Server, name string) []historyRow {
 	return h
 }
 
+// settled reports whether every row has its outcome: a move writes its
+// row as "removing" before the source goes, then updates it.
+func settled(h []historyRow) bool {
+	for _, r := range h {
+		if r.Status == "removing" {
+			return false
+		}
+	}
+	return true
+}
+
 // TestTransferFailoverLocation: two Ferry servers. Files go to the
 // primary's SFTP; once the primary is stopped they go to the backup the
 // location names (here the SFTP service of the server running the
@@ -89,11 +100,11 @@ func TestTransferFailoverLocation(t *testing.T) {
 		_, srcErr := os.Stat(filepath.Join(out, "b.csv"))
 		return err == nil && bytes.Equal(got, b) && os.IsNotExist(srcErr)
 	})
-	// The history row is written after the source is deleted.
+	// A move's row gets its outcome just after the source is deleted.
 	var h []historyRow
 	WaitFor(t, "two history rows", func() bool {
 		h = history(t, s, "push")
-		return len(h) >= 2
+		return len(h) >= 2 && settled(h)
 	})
 	var toPrimary, toBackup int
 	for _, r := range h {
@@ -146,7 +157,7 @@ func TestTransferOnUpload(t *testing.T) {
 		t.Errorf("notes.txt (not matched) was touched: %v", err)
 	}
 	var h []historyRow
-	WaitFor(t, "the delivery in the history", func() bool { h = history(t, s, "to-erp"); return len(h) > 0 })
+	WaitFor(t, "the delivery in the history", func() bool { h = history(t, s, "to-erp"); return len(h) > 0 && settled(h) })
 	if len(h) != 1 || h[0].Status != "succeeded" || h[0].Bytes != int64(len(orders)) {
 		t.Errorf("history = %+v", h)
 	}
@@ -287,7 +298,7 @@ func TestScheduledMoveAcrossRestart(t *testing.T) {
 		}
 		t.Errorf("inbox holds %v, want exactly the %d files", names, len(files))
 	}
-	// A history row is written just after its source file is removed.
+	// A history row gets its outcome just after its source file is removed.
 	ok := map[string]int{}
 	WaitFor(t, "a history row per file", func() bool {
 		clear(ok)
