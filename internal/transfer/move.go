@@ -24,8 +24,8 @@ func moves(t *ferry.Transfer) bool { return t.DeleteSource || t.ArchiveTo != "" 
 
 // move records the copied file c as being removed, then removes or
 // archives its source; a failure is put in res.Err. It returns the row
-// written (nil when none was), and crashed when the test hook stopped it
-// between the two steps.
+// written (nil when none was), and crashed when the move stopped between
+// the two steps (the test hook, or a pause): the row is left "removing".
 func (r *Runner) move(ctx context.Context, t *ferry.Transfer, cp *Copier, c candidate, res *Result, start time.Time) (*ferry.TransferRecord, bool) {
 	rec := record(t, *res, start)
 	rec.Status = ferry.TransferRemoving
@@ -37,6 +37,12 @@ func (r *Runner) move(ctx context.Context, t *ferry.Transfer, cp *Copier, c cand
 		return rec, true
 	}
 	res.Err = r.dispose(ctx, t, cp, c)
+	if res.Err != nil && ctx.Err() != nil {
+		// Paused or stopping: the row stays "removing" and the next run
+		// completes the move, rather than sending the file again.
+		res.Err = fmt.Errorf("%s: interrupted (paused or stopping) after its copy; the next run removes the source: %w", c.loc, res.Err)
+		return rec, true
+	}
 	return rec, false
 }
 
