@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ func (r *Runner) finishMoves(ctx context.Context, t *ferry.Transfer, cp *Copier,
 		return
 	}
 	for _, rec := range pending {
-		c, there, err := r.pendingSource(ctx, cp, src, rec)
+		c, there, err := r.pendingSource(ctx, t, cp, src, rec)
 		if err != nil {
 			r.o.Logger.Warn("transfer: a move cut short cannot be completed", "transfer", t.Name, "file", rec.Source, "err", err)
 			continue
@@ -106,11 +107,18 @@ func (r *Runner) finishMoves(ctx context.Context, t *ferry.Transfer, cp *Copier,
 
 // pendingSource finds the source file of a row under src: there is false
 // when it is gone or is not the file recorded (another size).
-func (r *Runner) pendingSource(ctx context.Context, cp *Copier, src remote.Location, rec ferry.TransferRecord) (c candidate, there bool, err error) {
+func (r *Runner) pendingSource(ctx context.Context, t *ferry.Transfer, cp *Copier, src remote.Location, rec ferry.TransferRecord) (c candidate, there bool, err error) {
 	rel, ok := strings.CutPrefix(rec.Source, strings.TrimSuffix(src.Join().String(), "/")+"/")
 	var l remote.Location
 	if ok {
 		l = src.Join(strings.Split(rel, "/")...)
+	} else if t.OnUpload != "" && t.ArchiveTo == "" && src.Scheme == "file" && filepath.IsAbs(rec.Source) {
+		// an upload into a virtual folder outside the root's directory:
+		// its local path is enough to remove it
+		if l, err = remote.Parse(rec.Source); err != nil {
+			return c, false, err
+		}
+		ok, rel = true, path.Base(l.Path)
 	}
 	if !ok || l.String() != rec.Source {
 		return c, false, fmt.Errorf("%s is not under the source %s (served by a failover, or the source changed)", rec.Source, src)

@@ -120,3 +120,43 @@ func equalRows(a, b map[string][]string) bool {
 	}
 	return true
 }
+
+// TestOnUploadMoveInVirtualFolderSurvivesACrash: an on_upload move of a
+// file in a virtual folder mounted below the glob's root, cut short after
+// its row, is completed by the next run from the row's local path.
+func TestOnUploadMoveInVirtualFolderSurvivesACrash(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw-a", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.Mounts = []ferry.Mount{{Path: "/shared", Folder: "shared"}}
+	})))
+	shared := filepath.Join(t.TempDir(), "shared")
+	env.Users.PutFolder(&ferry.Folder{Name: "shared", Path: shared})
+	write(t, filepath.Join(shared, "x.csv"), []byte("x"))
+	if err := os.MkdirAll(env.Home("alice"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, dst := newMemStore(), t.TempDir()
+	tr := &ferry.Transfer{Name: "up", OnUpload: "alice:/**", Dest: dst, DeleteSource: true}
+	newRunner := func() *transfer.Runner {
+		return transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{}, Settle: time.Millisecond,
+			LocalPath: env.Engine.LocalPath, Logger: ferrytest.Logger(t)})
+	}
+	crashing := newRunner()
+	transfer.CrashAfterRecord(crashing, func(string) bool { return true })
+	if _, err := crashing.Deliver(t.Context(), tr, []string{"/shared/x.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	if h := st.records(); len(h) != 1 || h[0].Status != ferry.TransferRemoving {
+		t.Fatalf("history after the crash = %+v", h)
+	}
+	if _, err := newRunner().Run(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	if h := st.records(); len(h) != 1 || h[0].Status != ferry.TransferOK {
+		t.Errorf("history after the restart = %+v, want one success", h)
+	}
+	if _, err := os.Stat(filepath.Join(shared, "x.csv")); !os.IsNotExist(err) {
+		t.Errorf("the source is still in the folder: %v", err)
+	}
+	mustEqual(t, filepath.Join(dst, "shared", "x.csv"), []byte("x"))
+}
