@@ -104,7 +104,7 @@ func newLocationAddCmd(e *env) *cobra.Command {
 	f.BoolVar(&insecure, "insecure", false, "accept any TLS certificate and any SSH host key (test servers only)")
 	f.BoolVar(&active, "ftp-active", false, "FTP active mode (PORT/EPRT) instead of passive")
 	f.StringVar(&desc, "description", "", "free text")
-	f.StringVar(&failover, "failover", "", "a backup location (stored first) used when this one cannot be reached or refuses the login")
+	f.StringVar(&failover, "failover", "", "a backup location (stored first) used when this one cannot be reached, refuses the login or fails 3 file attempts in a row (never on a host key mismatch)")
 	return add
 }
 
