@@ -394,27 +394,14 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	if u.splices(r) {
 		return u.spliceFrom(r)
 	}
+	// The digest is computed here, between a read and the next: on a
+	// separate goroutine it measured 10 % more CPU per GiB (a hand-off per
+	// buffer) and, with two cores shared with the client, less throughput.
 	bp := upBufs.Get().(*[]byte)
 	defer upBufs.Put(bp)
-	bp2 := bp
-	if u.sum != nil {
-		// Two buffers: while one is hashed (on another core, when there
-		// is one) the next bytes are read into the other.
-		bp2 = upBufs.Get().(*[]byte)
-		defer upBufs.Put(bp2)
-	}
-	var hashing chan struct{} // closed when the previous buffer is hashed
-	wait := func() {
-		if hashing != nil {
-			<-hashing
-			hashing = nil
-		}
-	}
-	defer wait()
 	var total int64
 	for {
 		buf := *bp
-		bp, bp2 = bp2, bp
 		step := int64(len(buf))
 		if u.s.limitedUp() {
 			step = min(step, burst)
@@ -438,15 +425,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 			off := u.end.Load() - int64(n)
 			m, err := u.f.Write(buf[:n])
 			u.t.bytes.Add(int64(m))
-			wait() // digests go in order
-			if u.sum != nil && m > 0 {
-				done := make(chan struct{})
-				go func(p []byte) {
-					u.sum.add(p, off)
-					close(done)
-				}(buf[:m])
-				hashing = done
-			}
+			u.sum.add(buf[:m], off)
 			if err != nil {
 				return total, err
 			}
