@@ -112,6 +112,10 @@ func (s *Session) waitDown(n int) error {
 func (s *Session) limitedUp() bool   { return limited(s.st.up) || limited(s.eng.up) }
 func (s *Session) limitedDown() bool { return limited(s.st.down) || limited(s.eng.down) }
 
+// UploadThrottled reports whether an upload bandwidth limit (the user's or
+// the server's) applies now: its writes may wait for tokens.
+func (s *Session) UploadThrottled() bool { return s.limitedUp() }
+
 // fileMode and dirMode are the modes new files and directories get: 0666
 // and 0777 without the account's umask (the process umask applies too).
 func (s *Session) fileMode() fs.FileMode { return 0o666 &^ s.umask() }

@@ -181,6 +181,9 @@ func (s *sftpServer) loop(r *bufio.Reader, ch io.Reader) error {
 			s.hmu.Unlock()
 			if h != nil {
 				j.shared = shared && h.dl != nil && h.up == nil
+				if j.typ == fxpWrite && !s.sess.UploadThrottled() && s.runIdle(h, j) {
+					continue
+				}
 				s.submit(h, j)
 				continue
 			}
@@ -228,6 +231,29 @@ func (s *sftpServer) submit(h *handle, j *job) {
 	}
 	h.queue = append(h.queue, j)
 	h.mu.Unlock()
+}
+
+// runIdle runs a WRITE on this goroutine when its handle has nothing
+// queued or running, and reports whether it did. An upload's writes come
+// one after another on one handle: running each here, between reading it
+// and reading the next, saves a goroutine and two hand-offs per request
+// (the SSH layer keeps buffering what arrives meanwhile, up to the
+// channel window). Not when a bandwidth limit may make the write wait:
+// other handles' requests would wait behind it.
+func (s *sftpServer) runIdle(h *handle, j *job) bool {
+	h.mu.Lock()
+	if len(h.queue) != 0 || h.running != 0 {
+		h.mu.Unlock()
+		return false
+	}
+	j.h, j.seq = h, h.nseq
+	h.nseq++
+	h.running++
+	h.excl = true
+	h.mu.Unlock()
+	s.run(j)
+	s.finished(h)
+	return true
 }
 
 // spawn runs j on a worker; it blocks while every worker is busy, which
