@@ -144,3 +144,54 @@ func TestHashServesUploadDigest(t *testing.T) {
 		t.Errorf("Hash of a changed file = %x, %v; want %x", got, err, now)
 	}
 }
+
+// TestHashKeepsWholeFileDigest: a SHA-256 of a whole file computed for a
+// client (a file put in place without an upload) is kept like an
+// upload's, so the next request is not a re-read; ranges, other
+// algorithms and changed files are not kept.
+func TestHashKeepsWholeFileDigest(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.Perm("/=all")))
+	s, err := env.Engine.Login(t.Context(), core.LoginRequest{Protocol: ferry.SFTP, User: "alice", Password: "pw",
+		Remote: netip.MustParseAddrPort("127.0.0.1:1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	env.WriteFile(t, "alice", "b.txt", []byte("original"))
+	p := env.Home("alice", "b.txt")
+	fi, _ := os.Stat(p)
+	orig := sha256.Sum256([]byte("original"))
+	imposter := sha256.Sum256([]byte("imposter"))
+	swap := func(mtime time.Time) { // same size; only a re-read sees it
+		t.Helper()
+		os.WriteFile(p, []byte("imposter"), 0o644)
+		os.Chtimes(p, mtime, mtime)
+	}
+
+	// A range and another algorithm leave nothing behind.
+	if _, err := s.Hash(t.Context(), "/b.txt", "sha256", 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Hash(t.Context(), "/b.txt", "md5", 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	swap(fi.ModTime())
+	if got, _ := s.Hash(t.Context(), "/b.txt", "sha256", 0, -1); !bytes.Equal(got, imposter[:]) {
+		t.Fatalf("after a range and an md5, Hash = %x, want a fresh read %x", got, imposter)
+	}
+	// That whole-file SHA-256 was kept: put the original bytes back with
+	// the same time, and the kept digest (of "imposter") is what a client
+	// gets — proof that it was not read again.
+	os.WriteFile(p, []byte("original"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	if got, _ := s.Hash(t.Context(), "/b.txt", "sha256", 0, -1); !bytes.Equal(got, imposter[:]) {
+		t.Errorf("second Hash = %x, want the kept %x", got, imposter)
+	}
+	// A change of modification time invalidates it.
+	later := fi.ModTime().Add(time.Second)
+	os.Chtimes(p, later, later)
+	if got, _ := s.Hash(t.Context(), "/b.txt", "sha256", 0, -1); !bytes.Equal(got, orig[:]) {
+		t.Errorf("Hash after a change = %x, want %x", got, orig)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -82,5 +83,22 @@ func (s *Session) Hash(ctx context.Context, p, algo string, offset, length int64
 			return nil, fmt.Errorf("core: hash %q: %w", vp, err)
 		}
 	}
-	return h.Sum(nil), nil
+	sum := h.Sum(nil)
+	s.keepSum(ctx, algo, name, offset, length, fi, f, sum)
+	return sum, nil
+}
+
+// keepSum records the SHA-256 of a whole file just computed, as an
+// upload's is, so the next client asking (a partner verifying each
+// download with check-file or XSHA256) gets it without a re-read. Only
+// when the file did not change while it was read.
+func (s *Session) keepSum(ctx context.Context, algo, name string, offset, length int64, before fs.FileInfo, f interface{ Stat() (fs.FileInfo, error) }, sum []byte) {
+	if a := strings.ToLower(algo); (a != "sha256" && a != "sha-256") || offset != 0 || length != before.Size() {
+		return
+	}
+	after, err := f.Stat()
+	if err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return
+	}
+	s.putSum(context.WithoutCancel(ctx), name, before.Size(), before.ModTime(), sum)
 }
