@@ -311,10 +311,10 @@ func (s *Server) transferHistory(w http.ResponseWriter, r *http.Request, _ *prin
 		hq.Limit = n
 	}
 	switch v := q.Get("status"); v {
-	case "", ferry.TransferOK, ferry.TransferFailed:
+	case "", ferry.TransferOK, ferry.TransferFailed, ferry.TransferRemoving:
 		hq.Status = v
 	default:
-		return errf(http.StatusBadRequest, codeInvalid, "status", "status %q: accepted values are %s, %s", v, ferry.TransferOK, ferry.TransferFailed)
+		return errf(http.StatusBadRequest, codeInvalid, "status", "status %q: accepted values are %s, %s, %s", v, ferry.TransferOK, ferry.TransferFailed, ferry.TransferRemoving)
 	}
 	hs, err := s.opts.Transfers.TransferHistory(r.Context(), hq)
 	if err != nil {

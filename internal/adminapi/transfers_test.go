@@ -184,7 +184,7 @@ func TestTransfersCRUDRunHistory(t *testing.T) {
 	e.wantErr(e.do("POST", "/api/v1/transfers/nope/run", tok, nil), http.StatusNotFound, "not_found", "")
 
 	now := time.Now()
-	for i, st := range []string{ferry.TransferOK, ferry.TransferFailed, ferry.TransferOK} {
+	for i, st := range []string{ferry.TransferOK, ferry.TransferFailed, ferry.TransferRemoving, ferry.TransferOK} {
 		rec := &ferry.TransferRecord{Transfer: "pull", Source: fmt.Sprintf("sftp://u@h/out/%d.csv", i), Dest: "/srv/in", Status: st,
 			Bytes: int64(i), Attempts: 1, Started: now}
 		if err := e.st.AddTransferRecord(ctx, rec); err != nil {
@@ -195,12 +195,17 @@ func TestTransfersCRUDRunHistory(t *testing.T) {
 		Items []ferry.TransferRecord
 	}
 	e.want(e.do("GET", "/api/v1/transfers/pull/history", e.token(viewerAdmin), nil), http.StatusOK).json(t, &pg)
-	if len(pg.Items) != 3 || pg.Items[0].Source != "sftp://u@h/out/2.csv" {
+	if len(pg.Items) != 4 || pg.Items[0].Source != "sftp://u@h/out/3.csv" {
 		t.Fatalf("history %+v", pg.Items)
 	}
 	e.want(e.do("GET", "/api/v1/transfers/pull/history?status=failed&limit=5", tok, nil), http.StatusOK).json(t, &pg)
 	if len(pg.Items) != 1 || pg.Items[0].Status != ferry.TransferFailed {
 		t.Fatalf("failed history %+v", pg.Items)
+	}
+	// A moved file whose source is still being removed.
+	e.want(e.do("GET", "/api/v1/transfers/pull/history?status=removing", tok, nil), http.StatusOK).json(t, &pg)
+	if len(pg.Items) != 1 || pg.Items[0].Status != ferry.TransferRemoving || pg.Items[0].Source != "sftp://u@h/out/2.csv" {
+		t.Fatalf("removing history %+v", pg.Items)
 	}
 	e.wantErr(e.do("GET", "/api/v1/transfers/pull/history?status=meh", tok, nil), http.StatusBadRequest, "invalid", "status")
 	e.wantErr(e.do("GET", "/api/v1/transfers/nope/history", tok, nil), http.StatusNotFound, "not_found", "")
@@ -208,7 +213,7 @@ func TestTransfersCRUDRunHistory(t *testing.T) {
 	// Deleting keeps the history, still served.
 	e.want(e.do("DELETE", "/api/v1/transfers/pull", tok, nil), http.StatusNoContent)
 	e.want(e.do("GET", "/api/v1/transfers/pull/history", tok, nil), http.StatusOK).json(t, &pg)
-	if len(pg.Items) != 3 {
+	if len(pg.Items) != 4 {
 		t.Errorf("history after delete: %+v", pg.Items)
 	}
 }
