@@ -335,6 +335,12 @@ func (s *Scheduler) finished(t *ferry.Transfer, res RunResult, err error, files 
 			st.Next = soon
 		}
 	}
+	if !st.Next.IsZero() && !st.Next.After(st.LastEnd) {
+		// Due already (a change was seen during the run): the watcher's
+		// kick came while the run held the transfer, so start it now
+		// rather than at the next tick.
+		defer s.kick()
+	}
 }
 
 // watch starts (or restarts, or stops) the watcher of a --watch transfer
@@ -379,6 +385,7 @@ func (s *Scheduler) setWatching(t *ferry.Transfer, on bool) {
 		st.Watching = on
 		if !on && !st.Running && !st.Next.IsZero() {
 			st.Next = s.o.Now() // back to polling from now
+			defer s.kick()
 		}
 	}
 }

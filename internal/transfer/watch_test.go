@@ -88,3 +88,40 @@ func TestWatchKeepsMinAge(t *testing.T) {
 	waitFor(t, "young.csv once old", func() bool { _, err := os.Stat(filepath.Join(dst, "young.csv")); return err == nil })
 	mustEqual(t, filepath.Join(dst, "young.csv"), []byte("y"))
 }
+
+// TestWatchChangeDuringRun: a change seen while a run is in progress (here
+// a folder created, with a file written in it, while the run removes the
+// source of the file it copied) starts another run as soon as that one
+// ends, not at the next tick an hour later.
+func TestWatchChangeDuringRun(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("inotify is Linux only")
+	}
+	t.Parallel()
+	src, dst := t.TempDir(), t.TempDir()
+	d := &defs{ts: map[string]*ferry.Transfer{}}
+	st := newMemStore()
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{}, Settle: time.Millisecond,
+		Logger: ferrytest.Logger(t)})
+	s := transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r, Tick: time.Hour,
+		WatchInterval: time.Hour, WatchRescan: time.Hour, Logger: ferrytest.Logger(t)})
+	held, release := make(chan struct{}), make(chan struct{})
+	transfer.CrashAfterRecord(r, func(p string) bool {
+		if filepath.Base(p) == "a.csv" {
+			close(held)
+			<-release
+		}
+		return false
+	})
+	d.put(&ferry.Transfer{Name: "w", Source: src, Dest: dst, Watch: true, Recursive: true, DeleteSource: true})
+	runScheduler(t, s)
+	waitFor(t, "the watch and the first run", func() bool { st := s.States()["w"]; return st.Watching && st.Runs >= 1 })
+
+	write(t, filepath.Join(src, "a.csv"), []byte("a"))
+	<-held // the run that copies a.csv is about to remove it
+	write(t, filepath.Join(src, "new", "c.csv"), []byte("c"))
+	waitFor(t, "the watcher to see new/", func() bool { return transfer.ChangeSeen(s, "w") })
+	close(release)
+	waitFor(t, "new/c.csv", func() bool { _, err := os.Stat(filepath.Join(dst, "new", "c.csv")); return err == nil })
+	mustEqual(t, filepath.Join(dst, "new", "c.csv"), []byte("c"))
+}
