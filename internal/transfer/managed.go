@@ -72,8 +72,11 @@ type Runner struct {
 	// crashAfterRecord, a test hook, stops a move after its history row
 	// is written and before its source is removed when it returns true.
 	crashAfterRecord func(src string) bool
-	mu               sync.Mutex
-	seen             map[string]map[string]remote.Entry // transfer → source path → last look
+	// renameHook, a test hook, runs before each archive rename; an error
+	// it returns is the rename's (EXDEV: a rename across file systems).
+	renameHook func(from, to string) error
+	mu         sync.Mutex
+	seen       map[string]map[string]remote.Entry // transfer → source path → last look
 }
 
 // NewRunner returns a Runner.
@@ -496,7 +499,7 @@ func (r *Runner) archive(ctx context.Context, t *ferry.Transfer, cp *Copier, c c
 	if err := remote.MkdirAll(ctx, f, dir); err != nil {
 		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
-	if err := f.Rename(ctx, c.loc.Path, path.Join(dir, c.e.Name)); err != nil {
+	if err := r.moveInto(ctx, f, c.loc.Scheme == "file", c.loc.Path, path.Join(dir, c.e.Name)); err != nil {
 		return fmt.Errorf("%s: moving it to %s: %w", c.loc, dir, err)
 	}
 	return nil
