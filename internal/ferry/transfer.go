@@ -314,4 +314,10 @@ type TransferRecord struct {
 	Duration time.Duration `json:"duration"`
 	Error    string        `json:"error,omitempty"`
 	SHA256   string        `json:"sha256,omitempty"` // hex, when verified by hash
+	// SourceRel is the file's path under the transfer's source folder
+	// (slash-separated), kept so the next run can finish a move cut short
+	// (TransferRemoving) whose source it cannot tell from Source alone: a
+	// file read through a failover location, or an upload in a virtual
+	// folder outside the on_upload root. Bookkeeping, not shown.
+	SourceRel string `json:"-"`
 }

@@ -84,7 +84,7 @@ func (s *Store) AddTransferRecord(ctx context.Context, r *ferry.TransferRecord) 
 	if checkText("error", errText) != nil {
 		errText = fmt.Sprintf("%q", errText)
 	}
-	if err := checkText("transfer record", r.Transfer, r.Source, r.Dest, r.Status, r.SHA256); err != nil {
+	if err := checkText("transfer record", r.Transfer, r.Source, r.Dest, r.Status, r.SHA256, r.SourceRel); err != nil {
 		return fmt.Errorf("store: transfer %q: %w", r.Transfer, err)
 	}
 	started, err := timeArg("started", r.Started)
@@ -92,9 +92,10 @@ func (s *Store) AddTransferRecord(ctx context.Context, r *ferry.TransferRecord) 
 		return fmt.Errorf("store: transfer %q: started time: %w", r.Transfer, ferry.ErrInvalid)
 	}
 	err = s.db.QueryRowContext(ctx, `INSERT INTO transfer_history
-		(transfer_name, source, dest, status, bytes, attempts, started_at, duration_ns, error, sha256)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		r.Transfer, r.Source, r.Dest, r.Status, r.Bytes, r.Attempts, started, int64(r.Duration), errText, r.SHA256).Scan(&r.ID)
+		(transfer_name, source, dest, status, bytes, attempts, started_at, duration_ns, error, sha256, source_rel)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		r.Transfer, r.Source, r.Dest, r.Status, r.Bytes, r.Attempts, started, int64(r.Duration), errText, r.SHA256,
+		r.SourceRel).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("store: transfer %q: history: %w", r.Transfer, s.dbErr(err))
 	}
@@ -141,7 +142,7 @@ type HistoryFilter struct {
 
 // TransferHistory returns the newest history rows f selects.
 func (s *Store) TransferHistory(ctx context.Context, f HistoryFilter) ([]ferry.TransferRecord, error) {
-	q, args := `SELECT id, transfer_name, source, dest, status, bytes, attempts, started_at, duration_ns, error, sha256
+	q, args := `SELECT id, transfer_name, source, dest, status, bytes, attempts, started_at, duration_ns, error, sha256, source_rel
 		FROM transfer_history WHERE 1 = 1`, []any{}
 	if f.Transfer != "" {
 		args = append(args, f.Transfer)
@@ -166,7 +167,7 @@ func (s *Store) TransferHistory(ctx context.Context, f HistoryFilter) ([]ferry.T
 		var r ferry.TransferRecord
 		var dur int64
 		if err := rows.Scan(&r.ID, &r.Transfer, &r.Source, &r.Dest, &r.Status, &r.Bytes, &r.Attempts,
-			timeCol{&r.Started}, &dur, &r.Error, &r.SHA256); err != nil {
+			timeCol{&r.Started}, &dur, &r.Error, &r.SHA256, &r.SourceRel); err != nil {
 			return nil, fmt.Errorf("store: transfer history: %w", err)
 		}
 		r.Duration = time.Duration(dur)

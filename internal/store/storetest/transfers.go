@@ -96,11 +96,11 @@ func testTransferHistory(t *testing.T, s *store.Store) {
 
 	// A move's row: pending while its source is removed, then its outcome.
 	mv := &ferry.TransferRecord{Transfer: "move", Source: "/out/b.csv", Dest: "sftp://h/in/b.csv", Status: ferry.TransferRemoving,
-		Bytes: 5, Attempts: 1, Started: start}
+		Bytes: 5, Attempts: 1, Started: start, SourceRel: "sub/b.csv"}
 	must(t, "add pending", s.AddTransferRecord(ctx, mv))
 	p, err := s.PendingTransferRecords(ctx, "move")
 	must(t, "pending", err)
-	if len(p) != 1 || p[0].ID != mv.ID {
+	if len(p) != 1 || p[0].ID != mv.ID || p[0].SourceRel != "sub/b.csv" {
 		t.Fatalf("pending = %+v", p)
 	}
 	mv.Status, mv.Attempts, mv.Duration = ferry.TransferOK, 2, time.Second
