@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/big"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,4 +181,137 @@ func TestExpiredCRLMessage(t *testing.T) {
 	if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("log %q lacks an error %q", logs.String(), want)
 	}
+}
+
+// TestNotYetValidCRL: a CRL whose thisUpdate is still to come does not
+// count for its issuer (OpenSSL's X509_V_ERR_CRL_NOT_YET_VALID): alone, it
+// refuses every certificate of its issuer at the handshake, with an error
+// logged naming the file and its thisUpdate; a current CRL beside it
+// restores the ordinary check; once the clock reaches its thisUpdate it
+// applies.
+func TestNotYetValidCRL(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	alice := ca.issue(t, "alice")
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "alice-pw", ferrytest.Perm("/=*")))
+	clock := &testClock{t: time.Now()}
+	early := ca.crlUntil(t, 2, clock.Now().Add(3*time.Hour)) // thisUpdate in an hour
+	var crls atomic.Pointer[[]*x509.RevocationList]
+	crls.Store(&[]*x509.RevocationList{early})
+	logs := &lockedBuffer{}
+	addr := start(t, env, Options{TLSMode: TLSExplicit, ClientCerts: ClientCertOptional, ClientCAs: ca.pool,
+		CertLogin: CertLoginCert, ClientCRLs: func() []*x509.RevocationList { return *crls.Load() },
+		ClientCRLFile: "/etc/ferry/partners.crl", Now: clock.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+
+	if got := certUser(t, addr, alice, "alice"); got != 0 {
+		t.Errorf("certificate checked against a CRL not yet valid: USER got %d, want a failed handshake", got)
+	}
+	want := "CRL /etc/ferry/partners.crl is not yet valid (thisUpdate " + early.ThisUpdate.UTC().Format(time.RFC3339) +
+		"); refusing client certificates until then"
+	if got := logs.String(); !strings.Contains(got, want) || !strings.Contains(got, "level=ERROR") {
+		t.Errorf("log %q lacks an error %q", got, want)
+	}
+	r := mustRaw(t, addr, clientTLS())
+	if err := r.login("alice", "alice-pw"); err != nil {
+		t.Errorf("password login beside a CRL not yet valid: %v", err)
+	}
+	r.close()
+	crls.Store(&[]*x509.RevocationList{early, ca.crlUntil(t, 1, clock.Now().Add(time.Hour))})
+	if got := certUser(t, addr, alice, "alice"); got != 232 {
+		t.Errorf("CRL not yet valid beside a current one: %d, want 232", got)
+	}
+	crls.Store(&[]*x509.RevocationList{early})
+	clock.Add(90 * time.Minute) // past its thisUpdate, before its nextUpdate
+	if got := certUser(t, addr, alice, "alice"); got != 232 {
+		t.Errorf("CRL once its thisUpdate has come: %d, want 232", got)
+	}
+}
+
+// TestCRLRefusalLogLimited: while the only CRL of an issuer is expired,
+// every handshake with one of its certificates is refused, but the error
+// is logged at most once a minute per CRL file; the next line counts the
+// refusals not logged. (Each refused connection still has its own
+// info-level "TLS handshake failed" line.)
+func TestCRLRefusalLogLimited(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	alice := ca.issue(t, "alice")
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "alice-pw", ferrytest.Perm("/=*")))
+	clock := &testClock{t: time.Now()}
+	crl := ca.crlUntil(t, 1, clock.Now().Add(-time.Minute))
+	logs := &lockedBuffer{}
+	addr := start(t, env, Options{TLSMode: TLSExplicit, ClientCerts: ClientCertOptional, ClientCAs: ca.pool,
+		CertLogin: CertLoginCert, ClientCRLs: func() []*x509.RevocationList { return []*x509.RevocationList{crl} },
+		ClientCRLFile: "/etc/ferry/partners.crl", Now: clock.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	msg := "CRL /etc/ferry/partners.crl expired at " + crl.NextUpdate.UTC().Format(time.RFC3339)
+	lines := func() []string {
+		var out []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=ERROR") && strings.Contains(l, msg) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	refuse := func(what string) {
+		t.Helper()
+		if got := certUser(t, addr, alice, "alice"); got != 0 {
+			t.Fatalf("%s: USER got %d, want a failed handshake", what, got)
+		}
+	}
+
+	refuse("first refusal")
+	refuse("second refusal")
+	clock.Add(59 * time.Second)
+	refuse("third refusal")
+	if l := lines(); len(l) != 1 || strings.Contains(l[0], "suppressed=") {
+		t.Fatalf("within a minute, logged %q, want one error line", l)
+	}
+	clock.Add(time.Second)
+	refuse("refusal a minute after the first")
+	l := lines()
+	if len(l) != 2 || !strings.Contains(l[1], "suppressed=2") {
+		t.Fatalf("after a minute, logged %q, want a second error line with suppressed=2", l)
+	}
+	refuse("refusal right after")
+	if l := lines(); len(l) != 2 {
+		t.Fatalf("logged %q, want still two lines", l)
+	}
+}
+
+// testClock is a settable clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// lockedBuffer is a log sink written by the server's goroutines and read by
+// the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -57,7 +57,9 @@ func serverTLS(t testing.TB) *tls.Config {
 func start(t testing.TB, env *ferrytest.Env, opts Options) string {
 	t.Helper()
 	opts.Engine = env.Engine
-	opts.Logger = ferrytest.Logger(t)
+	if opts.Logger == nil {
+		opts.Logger = ferrytest.Logger(t)
+	}
 	if opts.Service == "" {
 		opts.Service = "ftp"
 	}

@@ -143,10 +143,14 @@ type Options struct {
 	// called on every handshake, so a reload takes effect at once): a
 	// client certificate, or an intermediate, that a CRL signed by its
 	// issuer lists is refused, and so is every certificate of an issuer
-	// whose CRLs are all past their nextUpdate. ClientCRLFile names them
-	// in that refusal.
+	// none of whose CRLs is valid now (each past its nextUpdate or before
+	// its thisUpdate). ClientCRLFile names them in that refusal.
 	ClientCRLs    func() []*x509.RevocationList
 	ClientCRLFile string
+	// Now is the clock CRLs are checked against, which also paces the
+	// error logged when a handshake is refused for want of a valid CRL
+	// (default time.Now).
+	Now func() time.Time
 	// ProxyProtocol expects a PROXY protocol v1 or v2 header on every
 	// control connection; only ProxyTrusted senders (required, non-empty)
 	// are served. The header's source is the client address for core,
@@ -243,15 +247,31 @@ func New(opts Options) (*Server, error) {
 		if crls := opts.ClientCRLs; crls != nil {
 			file := opts.ClientCRLFile
 			log := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)).With("proto", "ftp", "service", opts.Service)
+			now := opts.Now
+			if now == nil {
+				now = time.Now
+			}
+			limit := &crlLogLimit{now: now, every: time.Minute}
 			opts.TLS.VerifyConnection = func(cs tls.ConnectionState) error {
-				err := checkRevoked(cs.VerifiedChains, crls(), time.Now())
-				var exp *crlExpiredError
-				if errors.As(err, &exp) {
+				err := checkRevoked(cs.VerifiedChains, crls(), now())
+				var inv *crlInvalidError
+				if errors.As(err, &inv) {
+					err = errors.New(inv.refusal(file))
 					// The operator must act (refresh the CRL), so this is an
-					// error of the service, not only of this connection.
-					err = fmt.Errorf("CRL %s expired at %s; refusing client certificates until it is refreshed",
-						file, exp.at.UTC().Format(time.RFC3339))
-					log.Error(err.Error(), "crl", file, "next_update", exp.at)
+					// error of the service, not only of this connection; once
+					// a minute is enough to say so.
+					if ok, suppressed := limit.allow(); ok {
+						attrs := []any{"crl", file}
+						if inv.notYet {
+							attrs = append(attrs, "this_update", inv.at)
+						} else {
+							attrs = append(attrs, "next_update", inv.at)
+						}
+						if suppressed > 0 {
+							attrs = append(attrs, "suppressed", suppressed)
+						}
+						log.Error(err.Error(), attrs...)
+					}
 				}
 				return err
 			}
