@@ -22,9 +22,14 @@ import (
 
 // sftpFS is an SFTP client over one SSH connection.
 type sftpFS struct {
-	ssh  *ssh.Client
-	c    *sftp.Client
-	home string
+	ssh   *ssh.Client
+	c     *sftp.Client
+	home  string
+	chunk int // READ/WRITE request length
+
+	mu     sync.Mutex
+	fast   *fastChan // an idle channel for fast downloads, nil when none
+	noFast bool      // the server refused a second sftp channel
 }
 
 func dialSFTP(ctx context.Context, l Location, pass string, o Options) (*sftpFS, error) {
@@ -90,12 +95,12 @@ func dialSFTP(ctx context.Context, l Location, pass string, o Options) (*sftpFS,
 	// packet handling, so small ones cost CPU on both sides.
 	lim := make(chan int, 1)
 	go func() { lim <- sftpChunk(client) }()
-	c, err := newSFTPClient(client, lim)
+	c, chunk, err := newSFTPClient(client, lim)
 	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("sftp subsystem: %w", err)
 	}
-	f := &sftpFS{ssh: client, c: c, home: "/"}
+	f := &sftpFS{ssh: client, c: c, home: "/", chunk: chunk}
 	if h, err := c.Getwd(); err == nil {
 		f.home = h
 	}
@@ -103,29 +108,29 @@ func dialSFTP(ctx context.Context, l Location, pass string, o Options) (*sftpFS,
 }
 
 // newSFTPClient opens the sftp subsystem and starts pkg/sftp's client on
-// it with the request size from lim.
-func newSFTPClient(client *ssh.Client, lim <-chan int) (*sftp.Client, error) {
+// it with the request size from lim, which it returns.
+func newSFTPClient(client *ssh.Client, lim <-chan int) (*sftp.Client, int, error) {
 	s, err := client.NewSession()
 	if err != nil {
 		<-lim
-		return nil, err
+		return nil, 0, err
 	}
 	if err := s.RequestSubsystem("sftp"); err != nil {
 		s.Close()
 		<-lim
-		return nil, err
+		return nil, 0, err
 	}
 	w, err := s.StdinPipe()
 	if err != nil {
 		s.Close()
 		<-lim
-		return nil, err
+		return nil, 0, err
 	}
 	r, err := s.StdoutPipe()
 	if err != nil {
 		s.Close()
 		<-lim
-		return nil, err
+		return nil, 0, err
 	}
 	chunk := <-lim
 	c, err := sftp.NewClientPipe(r, w,
@@ -133,10 +138,10 @@ func newSFTPClient(client *ssh.Client, lim <-chan int) (*sftp.Client, error) {
 		sftp.MaxConcurrentRequestsPerFile(64), sftp.MaxPacketUnchecked(chunk))
 	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	go func() { c.Wait(); s.Close() }()
-	return c, nil
+	return c, chunk, nil
 }
 
 // Request sizes: pkg/sftp's default, and the most a reply may carry
@@ -359,7 +364,10 @@ func (r sftpReader) Read(p []byte) (int, error)         { return r.f.Read(p) }
 func (r sftpReader) WriteTo(w io.Writer) (int64, error) { return r.f.WriteTo(w) }
 func (r sftpReader) Close() error                       { return r.f.Close() }
 
-func (f *sftpFS) Open(_ context.Context, p string, off int64) (io.ReadCloser, error) {
+func (f *sftpFS) Open(ctx context.Context, p string, off int64) (io.ReadCloser, error) {
+	if r := f.openFast(ctx, p, off); r != nil {
+		return r, nil
+	}
 	file, err := f.c.Open(f.abs(p))
 	if err != nil {
 		return nil, sftpErr("read", p, err)
@@ -436,6 +444,12 @@ func (f *sftpFS) Mkdir(_ context.Context, p string) error {
 }
 
 func (f *sftpFS) Close() error {
+	f.mu.Lock()
+	if f.fast != nil {
+		f.fast.ch.Close()
+		f.fast = nil
+	}
+	f.mu.Unlock()
 	f.c.Close()
 	return f.ssh.Close()
 }
