@@ -113,8 +113,10 @@ func loadCAs(file string) (*caSet, error) {
 
 // loadCRLs reads crlFile and checks that a CA of cas signed each of its
 // lists (anything else is a mistake: it would never apply). A list already
-// past its nextUpdate loads, with a warning: until it is refreshed the
-// front end refuses every certificate of its issuer.
+// past its nextUpdate, or whose thisUpdate is still to come, loads with a
+// warning: unless its issuer has a valid list beside it, the front end
+// refuses every certificate of that issuer until it is refreshed (or its
+// thisUpdate comes).
 func (t *clientTrust) loadCRLs(cas *caSet) ([]*x509.RevocationList, error) {
 	lists, err := loadCRL(t.crlFile)
 	if err != nil {
@@ -129,6 +131,11 @@ func (t *clientTrust) loadCRLs(cas *caSet) ([]*x509.RevocationList, error) {
 			t.log.Warn(fmt.Sprintf("CRL %s expired at %s; refusing client certificates until it is refreshed",
 				t.crlFile, crl.NextUpdate.UTC().Format(time.RFC3339)),
 				"crl", t.crlFile, "issuer", crl.Issuer.String(), "next_update", crl.NextUpdate)
+		}
+		if now.Before(crl.ThisUpdate) {
+			t.log.Warn(fmt.Sprintf("CRL %s is not yet valid (thisUpdate %s); refusing client certificates until then",
+				t.crlFile, crl.ThisUpdate.UTC().Format(time.RFC3339)),
+				"crl", t.crlFile, "issuer", crl.Issuer.String(), "this_update", crl.ThisUpdate)
 		}
 	}
 	return lists, nil

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -248,4 +249,38 @@ func TestFTPClientCAReload(t *testing.T) {
 		t.Fatalf("after a failed reload (the previous pool stays): %v", err)
 	}
 	c.Quit()
+}
+
+// TestClientTrustWarnsInvalidCRL: a CRL not yet valid (thisUpdate to come)
+// or expired (past nextUpdate) loads, and the load or reload logs a
+// warning naming the file and the date.
+func TestClientTrustWarnsInvalidCRL(t *testing.T) {
+	t.Parallel()
+	ca := newFileCA(t, "CA")
+	dir := t.TempDir()
+	caFile, crlFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "crl.der")
+	writeFile(t, caFile, ca.pem())
+	next := time.Now().Add(3 * time.Hour).Truncate(time.Second) // thisUpdate in an hour
+	writeFile(t, crlFile, ca.crl(t, next))
+	var logs bytes.Buffer
+	tr, err := newClientTrust("ftps", caFile, crlFile, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("a CRL not yet valid: %v", err)
+	}
+	want := "CRL " + crlFile + " is not yet valid (thisUpdate " + next.Add(-2*time.Hour).UTC().Format(time.RFC3339) +
+		"); refusing client certificates until then"
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, want) {
+		t.Errorf("load: log %q lacks a warning %q", got, want)
+	}
+
+	logs.Reset()
+	next = time.Now().Add(-time.Minute).Truncate(time.Second)
+	writeFile(t, crlFile, ca.crl(t, next))
+	if err := tr.reload(); err != nil {
+		t.Fatalf("reload of an expired CRL: %v", err)
+	}
+	want = "CRL " + crlFile + " expired at " + next.UTC().Format(time.RFC3339)
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, want) {
+		t.Errorf("reload: log %q lacks a warning %q", got, want)
+	}
 }
