@@ -326,6 +326,9 @@ type fastReader struct {
 func (r *fastReader) nextChunk() ([]byte, error) {
 	r.c.release(r.held)
 	r.held = nil
+	if err := r.ctx.Err(); err != nil {
+		r.fail(err)
+	}
 	for r.err == nil {
 		if err := r.fill(); err != nil {
 			r.fail(err)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,11 +122,13 @@ func TestSFTPFastReadFerry(t *testing.T) {
 }
 
 // fakeSSH is an SSH server on 127.0.0.1:0 whose "sftp" subsystem serves
-// one in-memory tree with pkg/sftp's request server. Subsystem requests
-// after the first two (pkg/sftp's channel and the limits question, both
-// at dial) go to fast, or are refused when fast is nil.
+// one in-memory tree with pkg/sftp's request server, or runs serve.
+// Subsystem requests after the first two (pkg/sftp's channel and the
+// limits question, both at dial) go to fast, or are refused when fast is
+// nil.
 type fakeSSH struct {
 	files   sftp.Handlers
+	serve   func(ch ssh.Channel) // instead of files
 	fast    func(ch ssh.Channel)
 	refused atomic.Int32
 	subs    atomic.Int32
@@ -179,9 +183,13 @@ func (s *fakeSSH) conn(nc net.Conn, cfg *ssh.ServerConfig) {
 				}
 				n := s.subs.Add(1)
 				switch {
-				case n <= 2:
+				case n <= 2 || (s.serve != nil && s.fast == nil):
 					req.Reply(true, nil)
-					go func() { sftp.NewRequestServer(ch, s.files).Serve(); ch.Close() }()
+					serve := s.serve
+					if serve == nil {
+						serve = func(ch ssh.Channel) { sftp.NewRequestServer(ch, s.files).Serve() }
+					}
+					go func() { serve(ch); ch.Close() }()
 				case s.fast == nil:
 					s.refused.Add(1)
 					req.Reply(false, nil)
@@ -302,4 +310,37 @@ func TestSFTPFastReadGarbage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openSSHServer runs OpenSSH's sftp-server on a channel.
+func openSSHServer(t *testing.T) func(ssh.Channel) {
+	bin := "/usr/lib/openssh/sftp-server"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("OpenSSH sftp-server not installed")
+	}
+	return func(ch ssh.Channel) {
+		cmd := exec.Command(bin, "-e", "-l", "ERROR")
+		cmd.Stdin, cmd.Stdout = ch, ch
+		cmd.Run()
+	}
+}
+
+// TestSFTPConformanceOpenSSH runs the suite, and so the fast path,
+// against OpenSSH's sftp-server (limits@openssh.com: 255 KiB reads).
+func TestSFTPConformanceOpenSSH(t *testing.T) {
+	t.Parallel()
+	srv := &fakeSSH{serve: openSSHServer(t)}
+	addr := srv.start(t)
+	base := t.TempDir()
+	remotetest.Run(t, func(t *testing.T) remotetest.Target {
+		f := dialFake(t, addr)
+		return remotetest.Target{FS: f, Root: freshDirUnder(t, f, base+"/")}
+	})
+	t.Run("fast path", func(t *testing.T) {
+		f := dialFake(t, addr)
+		data := random(t, 5<<20+3)
+		remotetest.Put(t, f, base+"/big", data)
+		checkGet(t, f, base+"/big", data, 0, false)
+		checkGet(t, f, base+"/big", data, 1<<20+1, true)
+	})
 }
