@@ -199,3 +199,23 @@ func FailoverOf(f remote.FS) (string, error) {
 	}
 	return "", nil
 }
+
+// backupOf returns where l, under a stored location, is on that
+// location's failover: ok is false when l is not a stored location or
+// has no failover.
+func (r *Resolver) backupOf(ctx context.Context, l remote.Location) (b remote.Location, ok bool, err error) {
+	if r == nil || l.Name == "" {
+		return b, false, nil
+	}
+	primary, err := r.lookup(ctx, l.Name)
+	if err != nil || primary.failover == "" {
+		return b, false, err
+	}
+	backup, err := r.lookup(ctx, primary.failover)
+	if err != nil {
+		return b, false, fmt.Errorf("location %q: failover %q: %w", l.Name, primary.failover, err)
+	}
+	b = backup.base
+	b.Path = mapPath(l.Path, primary.base.Path, backup.base.Path)
+	return b.Join(), true, nil
+}

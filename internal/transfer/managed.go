@@ -77,6 +77,7 @@ type Runner struct {
 	renameHook func(from, to string) error
 	mu         sync.Mutex
 	seen       map[string]map[string]remote.Entry // transfer → source path → last look
+	warned     map[int64]bool                     // history rows logged as not completable
 }
 
 // NewRunner returns a Runner.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,7 @@ func moves(t *ferry.Transfer) bool { return t.DeleteSource || t.ArchiveTo != "" 
 func (r *Runner) move(ctx context.Context, t *ferry.Transfer, cp *Copier, c candidate, res *Result, start time.Time) (*ferry.TransferRecord, bool) {
 	rec := record(t, *res, start)
 	rec.Status = ferry.TransferRemoving
+	rec.SourceRel = path.Join(c.rel, c.e.Name) // to find it again, see pendingSource
 	if err := r.o.Store.AddTransferRecord(context.WithoutCancel(ctx), rec); err != nil {
 		res.Err = fmt.Errorf("%s: copied, but not recorded in the history, so the source stays: %w", c.loc, err)
 		return nil, false
@@ -81,7 +83,13 @@ func (r *Runner) finishMoves(ctx context.Context, t *ferry.Transfer, cp *Copier,
 	for _, rec := range pending {
 		c, there, err := r.pendingSource(ctx, t, cp, src, rec)
 		if err != nil {
-			r.o.Logger.Warn("transfer: a move cut short cannot be completed", "transfer", t.Name, "file", rec.Source, "err", err)
+			// Each run tries again; the same row is logged once.
+			lvl := slog.LevelDebug
+			if r.firstWarning(rec.ID) {
+				lvl = slog.LevelWarn
+			}
+			r.o.Logger.Log(ctx, lvl, "transfer: a move cut short cannot be completed; each run tries again",
+				"transfer", t.Name, "file", rec.Source, "history_id", rec.ID, "err", err)
 			continue
 		}
 		rec.Status = ferry.TransferOK
@@ -105,27 +113,46 @@ func (r *Runner) finishMoves(ctx context.Context, t *ferry.Transfer, cp *Copier,
 	}
 }
 
-// pendingSource finds the source file of a row under src: there is false
-// when it is gone or is not the file recorded (another size).
-func (r *Runner) pendingSource(ctx context.Context, t *ferry.Transfer, cp *Copier, src remote.Location, rec ferry.TransferRecord) (c candidate, there bool, err error) {
-	rel, ok := strings.CutPrefix(rec.Source, strings.TrimSuffix(src.Join().String(), "/")+"/")
-	var l remote.Location
-	if ok {
-		l = src.Join(strings.Split(rel, "/")...)
-	} else if t.OnUpload != "" && t.ArchiveTo == "" && src.Scheme == "file" && filepath.IsAbs(rec.Source) {
-		// an upload into a virtual folder outside the root's directory:
-		// its local path is enough to remove it
-		if l, err = remote.Parse(rec.Source); err != nil {
-			return c, false, err
-		}
-		ok, rel = true, path.Base(l.Path)
+// firstWarning reports whether the history row id has not been warned
+// about yet (in this process), and remembers it.
+func (r *Runner) firstWarning(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.warned == nil {
+		r.warned = map[int64]bool{}
 	}
-	if !ok || l.String() != rec.Source {
-		return c, false, fmt.Errorf("%s is not under the source %s (served by a failover, or the source changed)", rec.Source, src)
+	if r.warned[id] {
+		return false
+	}
+	r.warned[id] = true
+	return true
+}
+
+// pendingSource finds the source file of a row: there is false when it is
+// gone or is not the file recorded (another size). The file is where the
+// row's Source says it was read: under src; on src's failover location
+// (the backup served it); or, for an on_upload transfer, the local path
+// of an upload in a virtual folder outside the root's directory. The
+// row's SourceRel (its path under the source folder) gives the subfolder
+// kept when archiving; rows written before it existed fall back to
+// matching Source under src.
+func (r *Runner) pendingSource(ctx context.Context, t *ferry.Transfer, cp *Copier, src remote.Location, rec ferry.TransferRecord) (c candidate, there bool, err error) {
+	rel := rec.SourceRel
+	if rel == "" {
+		rel, _ = strings.CutPrefix(rec.Source, strings.TrimSuffix(src.Join().String(), "/")+"/")
+	}
+	l, err := r.pendingLocation(ctx, t, src, rec, rel)
+	if err != nil {
+		return c, false, err
 	}
 	f, err := cp.Source(ctx, l)
 	if err != nil {
 		return c, false, err
+	}
+	if fo, why := FailoverOf(f); fo != "" {
+		// Another location than the one that served the file: its file
+		// under that name may be another one; wait for the location.
+		return c, false, fmt.Errorf("%s: its location is down (%v), so its failover %q answers; the next run tries again", l, why, fo)
 	}
 	e, err := f.Stat(ctx, l.Path)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && (e.Dir || e.Size != rec.Bytes) {
@@ -139,4 +166,26 @@ func (r *Runner) pendingSource(ctx context.Context, t *ferry.Transfer, cp *Copie
 		dir = ""
 	}
 	return candidate{loc: l, rel: dir, e: e}, true, nil
+}
+
+// pendingLocation is where a row's source file was read (see
+// pendingSource), rel being its path under the source folder.
+func (r *Runner) pendingLocation(ctx context.Context, t *ferry.Transfer, src remote.Location, rec ferry.TransferRecord, rel string) (remote.Location, error) {
+	if rel != "" && !path.IsAbs(rel) && !strings.HasPrefix(path.Clean(rel), "../") {
+		if l := src.Join(strings.Split(rel, "/")...); l.String() == rec.Source {
+			return l, nil
+		}
+		if bl, ok, err := r.o.Resolver.backupOf(ctx, src); err != nil {
+			return remote.Location{}, err
+		} else if l := bl.Join(strings.Split(rel, "/")...); ok && l.String() == rec.Source {
+			return l, nil // served by the failover location: finish it there
+		}
+	}
+	if t.OnUpload != "" && src.Scheme == "file" && filepath.IsAbs(rec.Source) && (rec.SourceRel != "" || t.ArchiveTo == "") {
+		// an upload into a virtual folder outside the root's directory:
+		// its local path is enough to remove it, with SourceRel to
+		// archive it
+		return remote.Parse(rec.Source)
+	}
+	return remote.Location{}, fmt.Errorf("%s is not under the source %s nor its failover (the source or its location changed)", rec.Source, src)
 }
