@@ -135,6 +135,30 @@ func (e *Engine) LocalPath(ctx context.Context, user, vp string) (string, error)
 	return filepath.Join(home, filepath.FromSlash(name)), nil
 }
 
+// MountPoints returns the virtual paths ("/a/b") where user's virtual
+// folders are mounted, as its sessions see them. Server-side consumers
+// that walk a user's tree (the on_upload catch-up pass) use it, with
+// LocalPath, to enter mounts that have no directory in the home.
+func (e *Engine) MountPoints(ctx context.Context, user string) ([]string, error) {
+	u, err := e.users.GetUser(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	v, err := e.buildView(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	folders, err := e.mountedFolders(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(folders))
+	for _, m := range folders {
+		out = append(out, vpath.Root+m.path)
+	}
+	return out, nil
+}
+
 // folderOf returns the virtual folder a storage name lies in, if any.
 func (s *Session) folderOf(name string) *ferry.Folder {
 	m, ok := s.fs.(*mountfs.FS)

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/ferrymft/ferry/internal/ferry"
@@ -35,5 +36,24 @@ func TestLocalPath(t *testing.T) {
 	}
 	if _, err := env.Engine.LocalPath(t.Context(), "nobody", "/"); err == nil {
 		t.Error("LocalPath of an unknown user succeeded")
+	}
+}
+
+func TestMountPoints(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.Mounts = []ferry.Mount{{Path: "/shared", Folder: "shared"}, {Path: "in/deep/", Folder: "deep"}, {Path: "/gone", Folder: "missing"}}
+	})), ferrytest.User("bob", "pw"))
+	env.Users.PutFolder(&ferry.Folder{Name: "shared", Path: filepath.Join(env.Root, "folders", "shared")})
+	env.Users.PutFolder(&ferry.Folder{Name: "deep", Path: filepath.Join(env.Root, "folders", "deep")})
+	got, err := env.Engine.MountPoints(t.Context(), "alice")
+	if want := []string{"/shared", "/in/deep"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("MountPoints(alice) = %q, %v; want %q (a mount of a missing folder is not one)", got, err, want)
+	}
+	if got, err := env.Engine.MountPoints(t.Context(), "bob"); err != nil || len(got) != 0 {
+		t.Errorf("MountPoints(bob) = %q, %v; want none", got, err)
+	}
+	if _, err := env.Engine.MountPoints(t.Context(), "nobody"); err == nil {
+		t.Error("MountPoints of an unknown user succeeded")
 	}
 }
