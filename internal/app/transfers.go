@@ -73,7 +73,8 @@ func (a *App) transferRunner(owner string) *transfer.Runner {
 		Homes:    a.eng.Home, // a user's own home or its group's home template
 		// on_upload transfers read uploads where the user's tree has them,
 		// virtual folders included
-		LocalPath: a.eng.LocalPath,
+		LocalPath:   a.eng.LocalPath,
+		MountPoints: a.eng.MountPoints,
 	})
 }
 

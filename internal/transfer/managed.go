@@ -61,6 +61,11 @@ type RunnerOptions struct {
 	// Engine.LocalPath). When set it wins over Homes, so uploads into a
 	// mounted folder are delivered too.
 	LocalPath func(ctx context.Context, user, vpath string) (string, error)
+	// MountPoints returns the virtual paths where a user's virtual
+	// folders are mounted (core's Engine.MountPoints). With LocalPath, an
+	// on_upload transfer's catch-up pass enters the folders mounted below
+	// its root even where the home has no directory at the mount point.
+	MountPoints func(ctx context.Context, user string) ([]string, error)
 }
 
 // Runner runs managed transfers once each time it is asked: it lists the
@@ -220,7 +225,7 @@ func (r *Runner) run(ctx context.Context, t *ferry.Transfer, files []string) (Ru
 		stable = r.named(ctx, t, sfs, files)
 	} else {
 		var cands []candidate
-		if err := r.list(ctx, t, sfs, src, "", &cands); err != nil {
+		if err := r.list(ctx, t, sfs, src, "", r.mountsBelow(ctx, t), &cands); err != nil {
 			return res, fmt.Errorf("transfer %q: %w", t.Name, err)
 		}
 		stable, res.Pending = r.stable(ctx, t, sfs, cands)
@@ -286,11 +291,15 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, name stri
 }
 
 // list collects the files under dir that the transfer's pattern selects.
-func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir remote.Location, rel string, out *[]candidate) error {
+// mounts are the virtual folders mounted below an on_upload transfer's
+// root (see mountsBelow): entered like directories of the home, and a
+// directory missing in the home on the way to one is no error.
+func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir remote.Location, rel string, mounts []string, out *[]candidate) error {
 	es, err := f.List(ctx, dir.Path)
-	if err != nil {
+	if err != nil && (!errors.Is(err, fs.ErrNotExist) || !leadsToMount(mounts, rel)) {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
+	es = withMounts(es, mounts, rel)
 	for _, e := range es {
 		if strings.HasSuffix(e.Name, DefaultTempSuffix) || strings.HasPrefix(e.Name, ".") || excluded(t, rel, e.Name) {
 			continue
@@ -298,7 +307,7 @@ func (r *Runner) list(ctx context.Context, t *ferry.Transfer, f remote.FS, dir r
 		if e.Dir {
 			sub := path.Join(rel, e.Name)
 			if (t.Recursive || t.OnUpload != "") && (t.ArchiveTo == "" || sub != path.Clean(t.ArchiveTo)) && (t.FailedTo == "" || sub != path.Clean(t.FailedTo)) {
-				if err := r.list(ctx, t, f, r.subdir(ctx, t, dir, rel, e.Name), sub, out); err != nil {
+				if err := r.list(ctx, t, f, r.subdir(ctx, t, dir, rel, e.Name), sub, mounts, out); err != nil {
 					return err
 				}
 			}

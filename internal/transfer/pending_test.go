@@ -187,3 +187,43 @@ func TestUnfinishableMoveLoggedOnce(t *testing.T) {
 		t.Errorf("row = %+v, want it left removing", h)
 	}
 }
+
+// TestOnUploadCatchUpEntersMounts: the catch-up pass (a Run of an
+// on_upload transfer) delivers files in virtual folders mounted below the
+// glob's root although the home has no directory at the mount points (nor
+// on the way to a deeper one), and a home file hidden by a mount is not
+// read.
+func TestOnUploadCatchUpEntersMounts(t *testing.T) {
+	t.Parallel()
+	env := ferrytest.NewEngine(t, ferrytest.User("alice", "pw-a", ferrytest.WithPolicy(func(p *ferry.Policy) {
+		p.Mounts = []ferry.Mount{{Path: "/in/drop", Folder: "drop"}, {Path: "/in/a/b/deep", Folder: "deep"}, {Path: "/elsewhere", Folder: "other"}}
+	})))
+	folders := t.TempDir()
+	for _, n := range []string{"drop", "deep", "other"} {
+		env.Users.PutFolder(&ferry.Folder{Name: n, Path: filepath.Join(folders, n)})
+		write(t, filepath.Join(folders, n, n+".csv"), []byte("in "+n))
+	}
+	write(t, env.Home("alice", "in", "home.csv"), []byte("in the home"))
+	write(t, env.Home("alice", "in", "a", "own.csv"), []byte("in the home's a/"))
+	if err := os.WriteFile(env.Home("alice", "in", "drop"), []byte("a file the mount hides"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, dst := newMemStore(), t.TempDir()
+	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{}, Settle: time.Millisecond,
+		LocalPath: env.Engine.LocalPath, MountPoints: env.Engine.MountPoints, Logger: ferrytest.Logger(t)})
+	tr := &ferry.Transfer{Name: "up", OnUpload: "alice:/in/**", Dest: dst}
+	out, err := r.Run(t.Context(), tr)
+	if err != nil || out.Failed() != 0 {
+		t.Fatalf("catch-up: %+v, %v", out, err)
+	}
+	mustEqual(t, filepath.Join(dst, "drop", "drop.csv"), []byte("in drop"))
+	mustEqual(t, filepath.Join(dst, "a", "b", "deep", "deep.csv"), []byte("in deep"))
+	mustEqual(t, filepath.Join(dst, "home.csv"), []byte("in the home"))
+	mustEqual(t, filepath.Join(dst, "a", "own.csv"), []byte("in the home's a/"))
+	if len(out.Files) != 4 {
+		t.Errorf("delivered %d files, want 4 (not the mount outside the root, nor the hidden file)", len(out.Files))
+	}
+	if _, err := os.Stat(filepath.Join(dst, "drop", "other.csv")); !os.IsNotExist(err) {
+		t.Errorf("a folder mounted outside the root was delivered: %v", err)
+	}
+}
