@@ -12,9 +12,10 @@ import (
 	"github.com/ferrymft/ferry/internal/remote"
 )
 
-// moveInto moves the source file from to to on f (archiving it). A local
-// rename that crosses file systems (EXDEV: the archive on another disk)
-// is done as a copy instead: see moveAcross.
+// moveInto moves the source file from to to on f (archiving it); local
+// says f is the local file system. A local rename that crosses file
+// systems (EXDEV: the archive on another disk) is done as a copy instead:
+// see moveAcross.
 func (r *Runner) moveInto(ctx context.Context, f remote.FS, local bool, from, to string) error {
 	rename := f.Rename
 	if r.renameHook != nil {
@@ -26,7 +27,14 @@ func (r *Runner) moveInto(ctx context.Context, f remote.FS, local bool, from, to
 		}
 	}
 	err := rename(ctx, from, to)
-	if err == nil || !local || !errors.Is(err, syscall.EXDEV) {
+	if err == nil || !errors.Is(err, syscall.EXDEV) {
+		return err
+	}
+	if fo, ok := f.(*failoverFS); ok {
+		// a backup standing in for the location: its own paths
+		local, from, to = fo.to.Scheme == "file", fo.p(from), fo.p(to)
+	}
+	if !local {
 		return err
 	}
 	return moveAcross(from, to)

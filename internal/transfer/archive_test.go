@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -113,5 +114,43 @@ func TestManagedArchiveAcrossFileSystemsFails(t *testing.T) {
 	mustEqual(t, filepath.Join(src, "a.csv"), []byte("a"))
 	if _, err := os.Stat(filepath.Join(src, "done", "a.csv")); !os.IsNotExist(err) {
 		t.Errorf("archived name exists after a failed copy: %v", err)
+	}
+}
+
+// TestManagedArchiveAcrossFileSystemsOnFailover: a source read from its
+// location's failover (the primary is down) is archived across file
+// systems on the backup, at the backup's paths.
+func TestManagedArchiveAcrossFileSystemsOnFailover(t *testing.T) {
+	t.Parallel()
+	primary, backup, dst := t.TempDir(), t.TempDir(), t.TempDir()
+	write(t, filepath.Join(backup, "x.csv"), []byte("on the backup"))
+	st, box := newMemStore(), newBox(t)
+	st.addLocation(box, "out", primary, "")
+	st.addLocation(box, "out-dr", backup, "")
+	st.mu.Lock()
+	st.locs["out"].Failover = "out-dr"
+	st.mu.Unlock()
+	res := &transfer.Resolver{Locations: st, Secrets: box,
+		Dialer: func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
+			if l.Name == "out" {
+				return nil, errors.New("primary unreachable")
+			}
+			return remote.Dial(ctx, l, o)
+		}}
+	r := localRunner(t, st, res, nil)
+	crossDevice(r)
+	tr := &ferry.Transfer{Name: "pull", Source: "location:out", Dest: dst, ArchiveTo: "done"}
+	if out, err := r.Run(t.Context(), tr); err != nil || len(out.Files) != 1 || out.Failed() != 0 {
+		t.Fatalf("run: %+v, %v", out, err)
+	}
+	mustEqual(t, filepath.Join(backup, "done", "x.csv"), []byte("on the backup"))
+	if _, err := os.Stat(filepath.Join(backup, "x.csv")); !os.IsNotExist(err) {
+		t.Errorf("source not removed from the backup: %v", err)
+	}
+	if h := hidden(t, backup); len(h) != 0 {
+		t.Errorf("temporary files left: %v", h)
+	}
+	if es, _ := os.ReadDir(primary); len(es) != 0 {
+		t.Errorf("the primary got %v", es)
 	}
 }
