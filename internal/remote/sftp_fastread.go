@@ -134,7 +134,9 @@ func dialFast(client *ssh.Client, chunk int) (*fastChan, error) {
 		ch.Close()
 		return nil, fmt.Errorf("%w: subsystem refused", errFastSetup)
 	}
-	c := &fastChan{ch: ch, br: bufio.NewReaderSize(ch, 32<<10), chunk: chunk}
+	// A small bufio for headers: a payload read finds at most a few KiB of
+	// itself buffered and reads the rest from the channel directly.
+	c := &fastChan{ch: ch, br: bufio.NewReaderSize(ch, 4<<10), chunk: chunk}
 	c.out = append(c.out[:0], 0, 0, 0, 5, fxpInit, 0, 0, 0, 3)
 	if err := c.flush(); err != nil {
 		ch.Close()

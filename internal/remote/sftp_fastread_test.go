@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -293,12 +294,17 @@ func TestSFTPFastReadGarbage(t *testing.T) {
 		name  string
 		reply []byte
 		want  string
+		is    error // and errors.Is(err, is), when set
 	}{
-		{"DATA longer than asked", []byte("\x7f\xff\xff\xff\x67ID!!\x7f\xff\xff\xf0"), "refused"},
-		{"unknown id", []byte("\x00\x00\x00\x0d\x67\x00\x00\x99\x99\x00\x00\x00\x01x"), "unknown id"},
-		{"unknown type", []byte("\x00\x00\x00\x05\x70ID!!"), "unexpected reply type"},
-		{"huge STATUS", []byte("\x7f\xff\xff\xff\x65ID!!"), "refused"},
-		{"cut short", []byte("\x00\x00\x40\x09\x67ID!!\x00\x00\x40\x00abc"), "unexpected EOF"},
+		{"DATA longer than asked", []byte("\x7f\xff\xff\xff\x67ID!!\x7f\xff\xff\xf0"), "refused", nil},
+		{"unknown id", []byte("\x00\x00\x00\x0d\x67\x00\x00\x99\x99\x00\x00\x00\x01x"), "unknown id", nil},
+		{"unknown type", []byte("\x00\x00\x00\x05\x70ID!!"), "unexpected reply type", nil},
+		{"huge STATUS", []byte("\x7f\xff\xff\xff\x65ID!!"), "refused", nil},
+		{"cut short", []byte("\x00\x00\x40\x09\x67ID!!\x00\x00\x40\x00abc"), "unexpected EOF", nil},
+		{"failure status", []byte("\x00\x00\x00\x15\x65ID!!\x00\x00\x00\x04\x00\x00\x00\x04boom\x00\x00\x00\x00"),
+			`sftp: "boom" (SSH_FX_FAILURE)`, nil},
+		{"no such file status", []byte("\x00\x00\x00\x15\x65ID!!\x00\x00\x00\x02\x00\x00\x00\x04gone\x00\x00\x00\x00"),
+			"file does not exist", fs.ErrNotExist},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -307,6 +313,9 @@ func TestSFTPFastReadGarbage(t *testing.T) {
 			_, err := get(t, f, "/x", 0, false)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("read = %v, want an error with %q", err, tt.want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("read = %v, want errors.Is %v", err, tt.is)
 			}
 		})
 	}
