@@ -156,7 +156,7 @@ var errFastStatus = errors.New("sftp status")
 // open sends OPEN (read) and returns the handle.
 func (c *fastChan) open(p string) ([]byte, error) {
 	id := c.begin(fxpOpen)
-	c.putString(p)
+	c.putString([]byte(p))
 	c.out = binary.BigEndian.AppendUint32(c.out, 1) // SSH_FXF_READ
 	c.out = binary.BigEndian.AppendUint32(c.out, 0) // no attributes
 	c.end()
@@ -185,7 +185,7 @@ func (c *fastChan) open(p string) ([]byte, error) {
 // closeHandle sends CLOSE and waits for its status.
 func (c *fastChan) closeHandle(h []byte) error {
 	id := c.begin(fxpClose)
-	c.putString(string(h))
+	c.putString(h)
 	c.end()
 	if err := c.flush(); err != nil {
 		return err
@@ -210,7 +210,7 @@ func (c *fastChan) begin(typ byte) uint32 {
 	return c.id
 }
 
-func (c *fastChan) putString(s string) {
+func (c *fastChan) putString(s []byte) {
 	c.out = binary.BigEndian.AppendUint32(c.out, uint32(len(s)))
 	c.out = append(c.out, s...)
 }
@@ -248,7 +248,7 @@ func (c *fastChan) readCtl() (byte, []byte, error) {
 // or an error as pkg/sftp and sftpErr would classify it.
 func statusErr(b []byte) error {
 	if len(b) < 4 {
-		return errors.New("sftp: malformed STATUS")
+		return errors.New("malformed STATUS")
 	}
 	code := binary.BigEndian.Uint32(b)
 	var msg string
@@ -355,7 +355,7 @@ func (r *fastReader) nextChunk() ([]byte, error) {
 }
 
 // fail keeps the first error; a cancelled ctx (which closed the channel)
-// reports itself.
+// reports itself, a broken channel or reply names the file.
 func (r *fastReader) fail(err error) {
 	if r.err != nil {
 		return
@@ -363,13 +363,12 @@ func (r *fastReader) fail(err error) {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF // the channel ended mid-reply
 	}
-	if cerr := r.ctx.Err(); cerr != nil {
+	var fe *fxError
+	switch cerr := r.ctx.Err(); {
+	case cerr != nil:
 		err = cerr
-	} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-		var fe *fxError
-		if !errors.As(err, &fe) && !strings.HasPrefix(err.Error(), "sftp:") {
-			err = fmt.Errorf("sftp: read %s: %w", r.p, err)
-		}
+	case !errors.As(err, &fe): // a status stays as pkg/sftp returns one
+		err = fmt.Errorf("sftp: read %s: %w", r.p, err)
 	}
 	r.err = err
 }
@@ -391,7 +390,7 @@ func (r *fastReader) fill() error {
 // read appends a READ to c.out and returns its request.
 func (c *fastChan) read(h []byte, off int64, n int) *fastReq {
 	id := c.begin(fxpRead)
-	c.putString(string(h))
+	c.putString(h)
 	c.out = binary.BigEndian.AppendUint64(c.out, uint64(off))
 	c.out = binary.BigEndian.AppendUint32(c.out, uint32(n))
 	c.end()
@@ -410,13 +409,13 @@ func (r *fastReader) recv() error {
 	n, typ, id := binary.BigEndian.Uint32(hdr[:]), hdr[4], binary.BigEndian.Uint32(hdr[5:])
 	i := slices.IndexFunc(r.q, func(q *fastReq) bool { return q.id == id && !q.done })
 	if i < 0 || n < 5 {
-		return fmt.Errorf("sftp: reply with unknown id %d", id)
+		return fmt.Errorf("reply with unknown id %d", id)
 	}
 	q := r.q[i]
 	switch typ {
 	case fxpStatus:
 		if n > fastMaxCtl {
-			return fmt.Errorf("sftp: reply of %d bytes refused", n)
+			return fmt.Errorf("reply of %d bytes refused", n)
 		}
 		body := make([]byte, n-5)
 		if _, err := io.ReadFull(c.br, body); err != nil {
@@ -424,7 +423,7 @@ func (r *fastReader) recv() error {
 		}
 		err := statusErr(body)
 		if err != io.EOF {
-			return cmpErr(err, errors.New("sftp: OK status answered to READ"))
+			return cmpErr(err, errors.New("OK status answered to READ"))
 		}
 		q.done, q.eof, r.eof = true, true, true
 		return nil
@@ -435,7 +434,7 @@ func (r *fastReader) recv() error {
 		}
 		dn := binary.BigEndian.Uint32(l[:])
 		if dn == 0 || int64(dn) > int64(q.n) || n != 9+dn {
-			return fmt.Errorf("sftp: DATA of %d bytes (packet %d) for a READ of %d refused", dn, n, q.n)
+			return fmt.Errorf("DATA of %d bytes (packet %d) for a READ of %d refused", dn, n, q.n)
 		}
 		buf := c.buffer()
 		if _, err := io.ReadFull(c.br, buf[:dn]); err != nil {
@@ -451,7 +450,7 @@ func (r *fastReader) recv() error {
 		r.want++
 		return nil
 	}
-	return fmt.Errorf("sftp: unexpected reply type %d to READ", typ)
+	return fmt.Errorf("unexpected reply type %d to READ", typ)
 }
 
 // cmpErr returns err, or alt when err is nil.
