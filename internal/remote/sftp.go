@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -180,65 +179,30 @@ func sftpChunk(client *ssh.Client) int {
 // strings, then raw tail bytes) on a new sftp channel and returns the
 // reply packet (type, id, body). pkg/sftp exposes no extended requests.
 func sftpExtended(client *ssh.Client, name string, args ...any) ([]byte, error) {
-	s, err := client.NewSession()
+	c, err := dialFast(client, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	w, err := s.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := s.RequestSubsystem("sftp"); err != nil {
-		return nil, err
-	}
-	send := func(b []byte) error {
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
-		_, err := w.Write(append(hdr[:], b...))
-		return err
-	}
-	recv := func() ([]byte, error) {
-		var hdr [4]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return nil, err
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > 1<<20 || n == 0 {
-			return nil, errors.New("sftp packet too long")
-		}
-		b := make([]byte, n)
-		_, err := io.ReadFull(r, b)
-		return b, err
-	}
-	if err := send([]byte{1, 0, 0, 0, 3}); err != nil { // SSH_FXP_INIT v3
-		return nil, err
-	}
-	if _, err := recv(); err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.WriteByte(200) // SSH_FXP_EXTENDED
-	b.Write([]byte{0, 0, 0, 1})
-	binary.Write(&b, binary.BigEndian, uint32(len(name)))
-	b.WriteString(name)
+	defer c.ch.Close()
+	c.begin(200) // SSH_FXP_EXTENDED
+	c.putString([]byte(name))
 	for _, a := range args {
 		switch a := a.(type) {
 		case string:
-			binary.Write(&b, binary.BigEndian, uint32(len(a)))
-			b.WriteString(a)
+			c.putString([]byte(a))
 		case []byte:
-			b.Write(a)
+			c.out = append(c.out, a...)
 		}
 	}
-	if err := send(b.Bytes()); err != nil {
+	c.end()
+	if err := c.flush(); err != nil {
 		return nil, err
 	}
-	return recv()
+	typ, body, err := c.readCtl()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{typ}, body...), nil
 }
 
 // hostKeyCallback checks the server's key: a pinned fingerprint, else a

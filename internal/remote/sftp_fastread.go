@@ -48,9 +48,9 @@ const (
 	fastMaxCtl    = 64 << 10 // the longest non-DATA reply accepted
 )
 
-// errFastSetup is a fast channel that could not be set up; the caller
-// falls back to pkg/sftp.
-var errFastSetup = errors.New("sftp fast path unavailable")
+// errFastSetup is an sftp channel of our own that could not be set up;
+// a download falls back to pkg/sftp.
+var errFastSetup = errors.New("no second sftp channel")
 
 // fastChan is an sftp session of our own, reused by successive downloads
 // on one connection.
@@ -120,8 +120,9 @@ func (f *sftpFS) putFast(c *fastChan) {
 }
 
 // dialFast opens a session channel with the sftp subsystem and exchanges
-// INIT/VERSION. Request lengths come from the connection's limits
-// (sftpChunk), asked once when it was dialled.
+// INIT/VERSION. READ lengths are chunk: the connection's limits
+// (sftpChunk), asked once when it was dialled (sftpExtended, which asks
+// them, passes 0 and sends no READ).
 func dialFast(client *ssh.Client, chunk int) (*fastChan, error) {
 	ch, reqs, err := client.OpenChannel("session", nil)
 	if err != nil {

@@ -99,6 +99,16 @@ func TestSFTPFastReadFerry(t *testing.T) {
 			checkGet(t, f, tt.p, files[tt.p], tt.off, tt.byRead)
 		})
 	}
+	t.Run("reads sized by limits@openssh.com", func(t *testing.T) {
+		r, err := f.Open(context.Background(), "/small", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if n := remote.FastReadLen(r); n != chunk {
+			t.Fatalf("READ length %d, want %d", n, chunk)
+		}
+	})
 	t.Run("close midway then read again", func(t *testing.T) {
 		r, err := f.Open(context.Background(), "/big.bin", 0)
 		if err != nil {
