@@ -29,16 +29,7 @@ func TestStalledDownload(t *testing.T) {
 	slow := start(t, env, Options{TLSMode: TLSOff, DataTimeout: time.Hour})
 
 	t.Run("data timeout", func(t *testing.T) {
-		r := loggedIn(t, addr)
-		dc, err := r.pasv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dc.Close()
-		mustCode(t, r.cmd("RETR big.bin"), 150, "RETR")
-		if _, err := io.ReadFull(dc, make([]byte, 1000)); err != nil {
-			t.Fatal(err)
-		}
+		r := stalled(t, addr)
 		// Nothing more is read: the socket buffers fill, and after the
 		// data timeout the transfer fails while the session lives on.
 		rep := r.read()
@@ -49,16 +40,7 @@ func TestStalledDownload(t *testing.T) {
 	})
 
 	t.Run("ABOR", func(t *testing.T) {
-		r := loggedIn(t, slow)
-		dc, err := r.pasv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dc.Close()
-		mustCode(t, r.cmd("RETR big.bin"), 150, "RETR")
-		if _, err := io.ReadFull(dc, make([]byte, 1000)); err != nil {
-			t.Fatal(err)
-		}
+		r := stalled(t, slow)
 		r.send("ABOR")
 		mustCode(t, r.read(), 426, "transfer reply after ABOR")
 		mustCode(t, r.read(), 226, "ABOR reply")
@@ -66,16 +48,7 @@ func TestStalledDownload(t *testing.T) {
 	})
 
 	t.Run("kick", func(t *testing.T) {
-		r := loggedIn(t, slow)
-		dc, err := r.pasv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dc.Close()
-		mustCode(t, r.cmd("RETR big.bin"), 150, "RETR")
-		if _, err := io.ReadFull(dc, make([]byte, 1000)); err != nil {
-			t.Fatal(err)
-		}
+		r := stalled(t, slow)
 		defer r.close()
 		// ferry kick: the transfer ends at once (not after the hour), and
 		// its event says it did not complete: with the timeout and ABOR,
@@ -154,16 +127,7 @@ func TestStalledDownload(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ctx, ln) }()
-		r := loggedIn(t, ln.Addr().String())
-		dc, err := r.pasv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dc.Close()
-		mustCode(t, r.cmd("RETR big.bin"), 150, "RETR")
-		if _, err := io.ReadFull(dc, make([]byte, 1000)); err != nil {
-			t.Fatal(err)
-		}
+		r := stalled(t, ln.Addr().String())
 		// The transfer sleeps in the kernel with an hour's timeout;
 		// Serve must still return once cancelled, and the control
 		// connection sees the session end.
@@ -178,4 +142,22 @@ func TestStalledDownload(t *testing.T) {
 			}
 		}
 	})
+}
+
+// stalled logs in to addr, starts a RETR of big.bin and reads 1000 bytes
+// of it, then stops reading: the server is left blocked sending. The data
+// connection is closed at the test's end.
+func stalled(t *testing.T, addr string) *raw {
+	t.Helper()
+	r := loggedIn(t, addr)
+	dc, err := r.pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	mustCode(t, r.cmd("RETR big.bin"), 150, "RETR")
+	if _, err := io.ReadFull(dc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
