@@ -12,6 +12,7 @@ import (
 	"github.com/ferrymft/ferry/internal/ferrytest"
 	"github.com/ferrymft/ferry/internal/frontend/ftpd"
 	"github.com/ferrymft/ferry/internal/remote"
+	"github.com/ferrymft/ferry/internal/secret"
 	"github.com/ferrymft/ferry/internal/transfer"
 )
 
@@ -171,25 +172,8 @@ func (resetFS) Create(context.Context, string, int64) (remote.Writer, error) {
 // a row; the file's next attempt, in the same run, goes to the backup.
 func TestFailoverAfterRepeatedTransientErrors(t *testing.T) {
 	t.Parallel()
-	primary := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
-	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
-	pAddr, _ := stoppableFTPD(t, primary)
-	bAddr, _ := stoppableFTPD(t, backup)
-	src := t.TempDir()
-	write(t, src+"/a.csv", []byte("a"))
-	st, box := newMemStore(), newBox(t)
-	st.addLocation(box, "erp", "ftp://bob@"+pAddr+"/", "pw-b")
-	st.addLocation(box, "erp-dr", "ftp://carol@"+bAddr+"/", "pw-c")
-	st.mu.Lock()
-	st.locs["erp"].Failover = "erp-dr"
-	st.mu.Unlock()
-	dial := func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
-		f, err := remote.Dial(ctx, l, o)
-		if err == nil && l.Name == "erp" {
-			return resetFS{f}, nil
-		}
-		return f, err
-	}
+	fp := newFailingPrimary(t)
+	backup, bAddr, src, st, box, dial := fp.backup, fp.bAddr, fp.src, fp.st, fp.box, fp.dial
 	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box, Dialer: dial},
 		Settle: time.Millisecond, Backoff: time.Millisecond, Logger: ferrytest.Logger(t)})
 	tr := &ferry.Transfer{Name: "push", Source: src, Dest: "location:erp/in", DeleteSource: true, Retries: transfer.FailoverAfter + 1}
@@ -209,25 +193,8 @@ func TestFailoverAfterRepeatedTransientErrors(t *testing.T) {
 // its third transient error in a row failed the location over.
 func TestCopyFailsOverWithinItsRetries(t *testing.T) {
 	t.Parallel()
-	primary := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
-	backup := ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c"))
-	pAddr, _ := stoppableFTPD(t, primary)
-	bAddr, _ := stoppableFTPD(t, backup)
-	src := t.TempDir()
-	write(t, src+"/a.csv", []byte("a"))
-	st, box := newMemStore(), newBox(t)
-	st.addLocation(box, "erp", "ftp://bob@"+pAddr+"/", "pw-b")
-	st.addLocation(box, "erp-dr", "ftp://carol@"+bAddr+"/", "pw-c")
-	st.mu.Lock()
-	st.locs["erp"].Failover = "erp-dr"
-	st.mu.Unlock()
-	dial := func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
-		f, err := remote.Dial(ctx, l, o)
-		if err == nil && l.Name == "erp" {
-			return resetFS{f}, nil
-		}
-		return f, err
-	}
+	fp := newFailingPrimary(t)
+	backup, bAddr, src, st, box, dial := fp.backup, fp.bAddr, fp.src, fp.st, fp.box, fp.dial
 	res := &transfer.Resolver{Locations: st, Secrets: box, Dialer: dial}
 	o := transfer.Options{Retries: 2, Backoff: time.Millisecond, Logger: ferrytest.Logger(t)}
 	res.Hook(&o)
@@ -249,7 +216,7 @@ func TestCopyFailsOverWithinItsRetries(t *testing.T) {
 		t.Errorf("file = %+v, want it on the backup at attempt %d", f, transfer.FailoverAfter+1)
 	}
 	mustEqual(t, backup.Home("carol", "in", "a.csv"), []byte("a"))
-	if _, err := os.Stat(primary.Home("bob", "in", "a.csv")); !os.IsNotExist(err) {
+	if _, err := os.Stat(fp.primary.Home("bob", "in", "a.csv")); !os.IsNotExist(err) {
 		t.Errorf("a.csv on the failing primary: %v", err)
 	}
 
@@ -267,4 +234,39 @@ func TestCopyFailsOverWithinItsRetries(t *testing.T) {
 	if err != nil || len(out) != 1 || out[0].Err == nil || out[0].Attempts != 3 {
 		t.Fatalf("copy without a failover: %+v, %v", out, err)
 	}
+}
+
+// failingPrimary is a location "erp" whose FTP server answers but fails
+// every upload (resetFS), with a working backup "erp-dr", and a source
+// folder holding a.csv.
+type failingPrimary struct {
+	primary *ferrytest.Env
+	backup  *ferrytest.Env
+	bAddr   string
+	src     string
+	st      *memStore
+	box     *secret.Box
+	dial    func(context.Context, remote.Location, remote.Options) (remote.FS, error)
+}
+
+func newFailingPrimary(t *testing.T) failingPrimary {
+	t.Helper()
+	fp := failingPrimary{primary: ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b")), backup: ferrytest.NewEngine(t, ferrytest.User("carol", "pw-c")), src: t.TempDir(),
+		st: newMemStore(), box: newBox(t)}
+	pAddr, _ := stoppableFTPD(t, fp.primary)
+	fp.bAddr, _ = stoppableFTPD(t, fp.backup)
+	write(t, fp.src+"/a.csv", []byte("a"))
+	fp.st.addLocation(fp.box, "erp", "ftp://bob@"+pAddr+"/", "pw-b")
+	fp.st.addLocation(fp.box, "erp-dr", "ftp://carol@"+fp.bAddr+"/", "pw-c")
+	fp.st.mu.Lock()
+	fp.st.locs["erp"].Failover = "erp-dr"
+	fp.st.mu.Unlock()
+	fp.dial = func(ctx context.Context, l remote.Location, o remote.Options) (remote.FS, error) {
+		f, err := remote.Dial(ctx, l, o)
+		if err == nil && l.Name == "erp" {
+			return resetFS{f}, nil
+		}
+		return f, err
+	}
+	return fp
 }
