@@ -16,14 +16,8 @@ import (
 // the copy and never reaches the backup.
 func TestCopyFailover(t *testing.T) {
 	t.Parallel()
-	primary := newServer(t)
-	primary.AddUser("bob", "bob-pw")
-	primary.AddService("ssh", "sftp")
-	primary.Start()
-	s := newServer(t)
-	s.AddUser("carol", "carol-pw")
-	s.AddService("ssh", "sftp")
-	s.Start()
+	primary := sftpServer(t, "bob", "bob-pw")
+	s := sftpServer(t, "carol", "carol-pw")
 	pAddr, bAddr := primary.Addr("ssh"), s.Addr("ssh")
 	if err := os.MkdirAll(s.Home("carol", "dr"), 0o755); err != nil {
 		t.Fatal(err)

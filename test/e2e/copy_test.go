@@ -149,10 +149,7 @@ func TestCopyResumeAfterKill(t *testing.T) {
 // TestCopyExitCodes checks what scripts rely on.
 func TestCopyExitCodes(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	s.AddUser("alice", "alice-pw")
-	s.AddService("ssh", "sftp")
-	s.Start()
+	s := sftpServer(t, "alice", "alice-pw")
 	url := "sftp://alice@" + s.Addr("ssh")
 	local := t.TempDir()
 	randomFile(t, local, "ok.txt", 10)

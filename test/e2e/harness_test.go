@@ -65,6 +65,16 @@ type Server struct {
 const AdminPassword = "admin-e2e-pw"
 
 // newServer initialises a data directory with no services.
+// sftpServer starts a server with one user and an SFTP service "ssh".
+func sftpServer(t *testing.T, user, password string) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.AddUser(user, password)
+	s.AddService("ssh", "sftp")
+	s.Start()
+	return s
+}
+
 func newServer(t *testing.T) *Server {
 	t.Helper()
 	s := &Server{t: t, Dir: filepath.Join(t.TempDir(), "data"), out: &syncBuffer{}}

@@ -16,10 +16,7 @@ import (
 // the interrupted attempt.
 func TestManagedTransferResumesAfterKill(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	s.AddUser("alice", "alice-pw")
-	s.AddService("ssh", "sftp")
-	s.Start()
+	s := sftpServer(t, "alice", "alice-pw")
 	outbox := s.Home("alice", "outbox")
 	if err := os.MkdirAll(outbox, 0o755); err != nil {
 		t.Fatal(err)

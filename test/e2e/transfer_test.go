@@ -17,10 +17,7 @@ import (
 // and the history shows them.
 func TestManagedTransferPullsFromSFTP(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	s.AddUser("alice", "alice-pw")
-	s.AddService("ssh", "sftp")
-	s.Start()
+	s := sftpServer(t, "alice", "alice-pw")
 	outbox := s.Home("alice", "outbox")
 	if err := os.MkdirAll(outbox, 0o755); err != nil {
 		t.Fatal(err)
@@ -116,10 +113,7 @@ func xferRandom(t *testing.T, n int) []byte {
 // location's password rotated with location set.
 func TestTransferOptionsFromTheCLI(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	s.AddUser("alice", "alice-pw")
-	s.AddService("ssh", "sftp")
-	s.Start()
+	s := sftpServer(t, "alice", "alice-pw")
 	outbox := s.Home("alice", "outbox")
 	os.MkdirAll(filepath.Join(outbox, "tmp"), 0o755)
 	for name, body := range map[string]string{"a.csv": "a-new", "b.csv": "b", "c.part": "partial", "tmp/d.csv": "d"} {

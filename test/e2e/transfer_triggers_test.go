@@ -45,14 +45,8 @@ func settled(h []historyRow) bool {
 // transfer), and the history says where each file went.
 func TestTransferFailoverLocation(t *testing.T) {
 	t.Parallel()
-	primary := newServer(t)
-	primary.AddUser("bob", "bob-pw")
-	primary.AddService("ssh", "sftp")
-	primary.Start()
-	s := newServer(t)
-	s.AddUser("carol", "carol-pw")
-	s.AddService("ssh", "sftp")
-	s.Start()
+	primary := sftpServer(t, "bob", "bob-pw")
+	s := sftpServer(t, "carol", "carol-pw")
 	pAddr, bAddr := primary.Addr("ssh"), s.Addr("ssh")
 
 	if r := s.FerryIn("carol-pw\n", "location", "add", "erp-dr", "sftp://carol@"+bAddr+"/dr", "--password-stdin"); r.Code != 0 {
