@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,16 +19,22 @@ import (
 // tee publishes to the engine's bus and to the scheduler.
 type tee struct {
 	core.Publisher
-	s func() *transfer.Scheduler
+	s *atomic.Pointer[transfer.Scheduler] // nil until the test made it
 }
 
 func (p tee) Publish(ev ferry.Event) {
 	if p.Publisher != nil {
 		p.Publisher.Publish(ev)
 	}
-	if s := p.s(); s != nil {
+	if s := p.s.Load(); s != nil {
 		s.Notify(ev)
 	}
+}
+
+// teeTo returns an engine option that also hands every event to the
+// scheduler stored in s.
+func teeTo(s *atomic.Pointer[transfer.Scheduler]) func(*core.Options) {
+	return func(o *core.Options) { o.Events = tee{Publisher: o.Events, s: s} }
 }
 
 // TestOnUploadDeliversTheUploadedFile: a partner uploads over SFTP to
@@ -37,18 +44,8 @@ func (p tee) Publish(ev ferry.Event) {
 // is delivered too; one the glob does not match is left alone.
 func TestOnUploadDeliversTheUploadedFile(t *testing.T) {
 	t.Parallel()
-	var sched *transfer.Scheduler
-	ready := make(chan struct{})
-	partner := ferrytest.NewEngineWith(t, func(o *core.Options) {
-		o.Events = tee{Publisher: o.Events, s: func() *transfer.Scheduler {
-			select {
-			case <-ready:
-				return sched
-			default:
-				return nil
-			}
-		}}
-	}, ferrytest.User("alice", "pw-a"))
+	var notify atomic.Pointer[transfer.Scheduler]
+	partner := ferrytest.NewEngineWith(t, teeTo(&notify), ferrytest.User("alice", "pw-a"))
 	erp := ferrytest.NewEngine(t, ferrytest.User("bob", "pw-b"))
 	sftpAddr, ftpAddr := startSSHD(t, partner), startFTPD(t, erp)
 
@@ -58,9 +55,9 @@ func TestOnUploadDeliversTheUploadedFile(t *testing.T) {
 	homes := func(_ context.Context, user string) (string, error) { return partner.Home(user), nil }
 	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box},
 		Homes: homes, Settle: time.Hour, Logger: ferrytest.Logger(t)}) // a settle wait would hang the test
-	sched = transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r,
+	sched := transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r,
 		Tick: time.Hour, WatchRescan: time.Hour, Logger: ferrytest.Logger(t)}) // deliveries must not wait for a tick
-	close(ready)
+	notify.Store(sched)
 	tr := &ferry.Transfer{Name: "to-erp", OnUpload: "alice:/in/*.csv", Dest: "location:erp/inbound", DeleteSource: true}
 	if err := tr.Validate(); err != nil {
 		t.Fatal(err)
@@ -210,18 +207,8 @@ func TestOnUploadCatchUpAtStart(t *testing.T) {
 // directory it hides, and archives where alice sees /done.
 func TestOnUploadIntoVirtualFolder(t *testing.T) {
 	t.Parallel()
-	var sched *transfer.Scheduler
-	ready := make(chan struct{})
-	partner := ferrytest.NewEngineWith(t, func(o *core.Options) {
-		o.Events = tee{Publisher: o.Events, s: func() *transfer.Scheduler {
-			select {
-			case <-ready:
-				return sched
-			default:
-				return nil
-			}
-		}}
-	}, ferrytest.User("alice", "pw-a", ferrytest.WithPolicy(func(p *ferry.Policy) {
+	var notify atomic.Pointer[transfer.Scheduler]
+	partner := ferrytest.NewEngineWith(t, teeTo(&notify), ferrytest.User("alice", "pw-a", ferrytest.WithPolicy(func(p *ferry.Policy) {
 		p.Mounts = []ferry.Mount{{Path: "/shared", Folder: "shared"}}
 	})))
 	shared := filepath.Join(t.TempDir(), "shared")
@@ -237,9 +224,9 @@ func TestOnUploadIntoVirtualFolder(t *testing.T) {
 	d := &defs{ts: map[string]*ferry.Transfer{}}
 	r := transfer.NewRunner(transfer.RunnerOptions{Store: st, Resolver: &transfer.Resolver{Locations: st, Secrets: box},
 		LocalPath: partner.Engine.LocalPath, Settle: time.Millisecond, Logger: ferrytest.Logger(t)})
-	sched = transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r,
+	sched := transfer.NewScheduler(transfer.SchedulerOptions{Transfers: d, Changes: d.Changes, Runner: r,
 		Tick: time.Hour, WatchRescan: time.Hour, Logger: ferrytest.Logger(t)})
-	close(ready)
+	notify.Store(sched)
 	d.put(&ferry.Transfer{Name: "to-erp", OnUpload: "alice:/shared/*.csv", Dest: "location:erp/inbound", DeleteSource: true})
 	runScheduler(t, sched)
 	waitFor(t, "the catch-up pass", func() bool { st := sched.States()["to-erp"]; return st.Runs == 1 && !st.Running })
